@@ -1,0 +1,227 @@
+"""The canonical model: the one contract every adapter reads into and writes from.
+
+Records are immutable pydantic models so that a record handed to a writer cannot be changed behind
+the reader's back, and so that round-trip tests can compare them with ``==``. Anything a format has
+that the model does not name travels in ``extensions`` under a namespaced key (``"slack:blocks"``);
+the core never grows a field for one format.
+
+Stream contract: a reader yields a :class:`Conversation` first, then that conversation's
+:class:`Message` records; :class:`MemoryItem` records may stand alone anywhere in the stream.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+
+#: Version of the canonical model. A major bump means a breaking change for adapters; the
+#: ``canonical`` JSON Lines format carries it and refuses a different major version.
+SCHEMA_VERSION = "1.0"
+
+
+def _aware_utc(value: datetime) -> datetime:
+    # A naive datetime is ambiguous (local time? UTC?) and is the root of "stamped with the import
+    # time"/"off by my timezone" bugs, so the model refuses it rather than guessing.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: timestamps must carry a timezone")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    elif value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+#: An aware datetime, normalised to UTC. Naive datetimes are a validation error.
+UTCDateTime = Annotated[datetime, AfterValidator(_aware_utc)]
+
+#: Namespaced escape hatch: ``{"slack:blocks": [...], "zep:edge_uuid": "..."}``.
+Extensions = dict[str, JsonValue]
+
+ConversationType = Literal["group", "personal"]
+Role = Literal["user", "assistant", "system", "tool"]
+MessageType = Literal["message", "event", "tool_call", "tool_result", "reasoning"]
+MemoryType = Literal["fact", "triple", "block", "document"]
+
+
+def _check_extension_keys(value: Extensions) -> Extensions:
+    for key in value:
+        if ":" not in key or key.startswith(":"):
+            raise ValueError(f"extension key {key!r} must be namespaced, like 'slack:blocks'")
+    return value
+
+
+NamespacedExtensions = Annotated[Extensions, AfterValidator(_check_extension_keys)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Provenance(_Frozen):
+    """Where a record came from, so that a user can find the original and a re-run is traceable."""
+
+    format: str
+    source_id: str | None = None
+    path: str | None = None
+    member: str | None = None
+
+
+class Participant(_Frozen):
+    """A person or bot in a conversation, with every name the source knows.
+
+    ``name`` is the resolved display name the reader chose by its documented precedence; the
+    individual names are kept so a writer with other conventions can choose again.
+    """
+
+    id: str
+    name: str | None = None
+    real_name: str | None = None
+    display_name: str | None = None
+    nick: str | None = None
+    is_bot: bool = False
+    is_deleted: bool = False
+    role: Role | None = None
+    job_title: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    extensions: NamespacedExtensions = Field(default_factory=dict)
+
+
+class Attachment(_Frozen):
+    """A file referenced by a message. The bytes are never in the model, only the reference."""
+
+    name: str | None = None
+    url: str | None = None
+    path: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    id: str | None = None
+    extensions: NamespacedExtensions = Field(default_factory=dict)
+
+
+class Reaction(_Frozen):
+    emoji: str
+    count: int = 1
+    users: tuple[str, ...] = ()
+    extensions: NamespacedExtensions = Field(default_factory=dict)
+
+
+class Mention(_Frozen):
+    """A structured mention; ``type`` separates people from channels and broadcasts (@here)."""
+
+    id: str
+    name: str | None = None
+    type: Literal["user", "channel", "group", "broadcast"] = "user"
+
+
+class Conversation(_Frozen):
+    """A channel, group chat, DM or assistant session: the unit most destinations write as one
+    document."""
+
+    kind: Literal["conversation"] = "conversation"
+    id: str
+    type: ConversationType = "group"
+    name: str | None = None
+    description: str | None = None
+    timezone: str | None = None
+    created_at: UTCDateTime | None = None
+    participants: tuple[Participant, ...] = ()
+    provenance: Provenance | None = None
+    extensions: NamespacedExtensions = Field(default_factory=dict)
+
+
+class Message(_Frozen):
+    """One message or event.
+
+    ``timestamp_raw`` keeps the source's own spelling of the instant (Slack's ``ts`` string, a
+    ChatGPT float) because float seconds and ISO strings do not survive a datetime round trip
+    byte-for-byte, and users ask for the original.
+
+    ``parent_id``/``active`` carry trees (ChatGPT edits and regenerations): ``active`` is False for
+    messages off the path the user last saw, which destinations that cannot hold alternatives drop.
+    """
+
+    kind: Literal["message"] = "message"
+    id: str
+    conversation_id: str
+    type: MessageType = "message"
+    role: Role = "user"
+    sender_id: str | None = None
+    sender_name: str | None = None
+    timestamp: UTCDateTime | None = None
+    timestamp_raw: str | int | float | None = None
+    text: str = ""
+    markup: str | None = None
+    reply_to: str | None = None
+    thread_id: str | None = None
+    edited_at: UTCDateTime | None = None
+    attachments: tuple[Attachment, ...] = ()
+    reactions: tuple[Reaction, ...] = ()
+    mentions: tuple[Mention, ...] = ()
+    parent_id: str | None = None
+    active: bool = True
+    extensions: NamespacedExtensions = Field(default_factory=dict)
+
+
+class Scope(_Frozen):
+    """Whose memory this is. Memory systems key on different ids; at least one should be set."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    group_id: str | None = None
+
+
+class Triple(_Frozen):
+    subject: str
+    predicate: str
+    object: str
+
+
+class MemoryItem(_Frozen):
+    """A unit of agent memory: a fact, a (subject, predicate, object) triple, a Letta-style block or
+    a document. The four times are kept apart because bi-temporal systems (Zep) distinguish when a
+    fact was true (``valid_*``) from when the system learned it (``created_at``)."""
+
+    kind: Literal["memory"] = "memory"
+    id: str
+    type: MemoryType = "fact"
+    scope: Scope = Field(default_factory=Scope)
+    text: str = ""
+    triple: Triple | None = None
+    label: str | None = None
+    description: str | None = None
+    limit: int | None = None
+    created_at: UTCDateTime | None = None
+    updated_at: UTCDateTime | None = None
+    valid_from: UTCDateTime | None = None
+    valid_to: UTCDateTime | None = None
+    observed_at: UTCDateTime | None = None
+    categories: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    provenance: Provenance | None = None
+    extensions: NamespacedExtensions = Field(default_factory=dict)
+
+
+Record = Annotated[Conversation | Message | MemoryItem, Field(discriminator="kind")]
+AnyRecord = Conversation | Message | MemoryItem
+
+
+class _RecordEnvelope(BaseModel):
+    record: Record
+
+
+def record_from_dict(data: dict[str, Any]) -> AnyRecord:
+    """Validate one canonical record dict (as the ``canonical`` format stores it)."""
+    return _RecordEnvelope.model_validate({"record": data}).record
+
+
+def record_json_schema() -> dict[str, Any]:
+    """JSON Schema of one canonical record, for docs and for third-party validators."""
+    schema = _RecordEnvelope.model_json_schema()
+    schema["title"] = "memshift canonical record"
+    schema["$comment"] = f"memshift SCHEMA_VERSION {SCHEMA_VERSION}"
+    return schema

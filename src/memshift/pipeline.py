@@ -1,0 +1,364 @@
+"""``convert``/``read``/``write``: reader -> stages -> writer, lazily, with one report.
+
+The stages between reader and writer are all decided from declared data: events are left out of
+destinations that cannot hold them, losses are detected from the destination's ``features``,
+conversations are sorted only when the writer needs order and the reader does not promise it, and
+user transforms run last. The core never looks at a format's name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import jsonio
+from .adapter import Adapter, Feature, Options, detect_losses
+from .context import Context, OnError, OnLoss, Report, describe_exception
+from .errors import DetectionError, LossError, MemshiftError, OptionsError, warn_loss
+from .model import AnyRecord, Conversation, MemoryItem, Message
+from .ordering import DEFAULT_THRESHOLD, ConversationSorter
+from .registry import Detection, FormatInfo, Registry, default_registry
+from .sinks import open_sink
+from .sources import Source, open_source
+
+ProgressCallback = Callable[[int], None]
+Transform = Callable[[Iterable[AnyRecord], Context], Iterable[AnyRecord]]
+
+
+class Documents(list[Any]):
+    """What ``convert`` returns without a target: the documents an importer would send, as Python
+    objects, with the run's :class:`Report` attached as ``.report``."""
+
+    report: Report
+
+
+def _options(
+    adapter: Adapter, cls: type[Options], given: Mapping[str, Any] | Options | None
+) -> Any:
+    if isinstance(given, Options):
+        return given
+    try:
+        return cls.model_validate(dict(given or {}))
+    except ValidationError as exc:
+        raise OptionsError(adapter.name, describe_exception(exc)) from None
+
+
+def _resolve_source_format(reg: Registry, source: Source, src: str | None) -> str:
+    if src and src != "auto":
+        return reg.resolve(src)
+    found = reg.detect(source)
+    if not found:
+        raise DetectionError(
+            f"{source.label}: cannot tell the format; name it with --from "
+            f"(one of: {', '.join(reg.names())})"
+        )
+    best = found[0]
+    if len(found) > 1 and found[1].confidence == best.confidence:
+        raise DetectionError(
+            f"{source.label}: ambiguous format ({best.name} or {found[1].name}); name it with --from"
+        )
+    return best.name
+
+
+def _counted(records: Iterable[AnyRecord], report: Report) -> Iterator[AnyRecord]:
+    for record in records:
+        if isinstance(record, Conversation):
+            report.conversations += 1
+        else:
+            report.read += 1
+        yield record
+
+
+def _default_filters(
+    records: Iterable[AnyRecord], features: frozenset[Feature], ctx: Context, include_events: bool
+) -> Iterator[AnyRecord]:
+    drop_events = Feature.EVENTS not in features and not include_events
+    drop_inactive = Feature.BRANCHES not in features
+    drop_memory = Feature.MEMORY not in features
+    drop_messages = Feature.CONVERSATIONS not in features
+    for record in records:
+        if isinstance(record, Message):
+            if drop_messages:
+                ctx.filtered("messages (the destination holds memory items only)")
+                continue
+            if drop_events and record.type == "event":
+                ctx.filtered("events (--include-events)")
+                continue
+            if drop_inactive and not record.active:
+                ctx.filtered("inactive branches (the destination keeps the active path only)")
+                continue
+        elif isinstance(record, MemoryItem):
+            if drop_memory:
+                ctx.filtered("memory items (the destination holds conversations only)")
+                continue
+        elif drop_messages and isinstance(record, Conversation):
+            continue
+        yield record
+
+
+def _loss_check(
+    records: Iterable[AnyRecord], features: frozenset[Feature], namespace: str, ctx: Context
+) -> Iterator[AnyRecord]:
+    if namespace == "*":
+        yield from records
+        return
+    for record in records:
+        lost = detect_losses(record, features, namespace)
+        if lost:
+            for name in lost:
+                ctx.loss(name, example=getattr(record, "id", None))
+        yield record
+
+
+def _written(records: Iterable[AnyRecord], report: Report) -> Iterator[AnyRecord]:
+    for record in records:
+        if not isinstance(record, Conversation):
+            report.written += 1
+        yield record
+
+
+def _progress(
+    records: Iterable[AnyRecord], callback: ProgressCallback, every: int
+) -> Iterator[AnyRecord]:
+    n = 0
+    for record in records:
+        n += 1
+        if n % every == 0:
+            callback(n)
+        yield record
+    callback(n)
+
+
+class _RejectsFile:
+    """Rejected records as JSON Lines, written atomically next to the output."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".memshift-tmp", dir=self.path.parent
+        )
+        self._tmp = Path(tmp)
+        self._fh = os.fdopen(fd, "wb")
+
+    def __call__(self, entry: dict[str, Any]) -> None:
+        try:
+            line = jsonio.dumps_line(entry)
+        except TypeError:
+            entry = {**entry, "record": repr(entry.get("record"))}
+            line = jsonio.dumps_line(entry)
+        self._fh.write(line)
+
+    def commit(self) -> None:
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def convert(
+    source: Any,
+    target: Any = None,
+    *,
+    src: str | None = None,
+    dst: str,
+    src_options: Mapping[str, Any] | Options | None = None,
+    dst_options: Mapping[str, Any] | Options | None = None,
+    on_error: OnError = "strict",
+    on_loss: OnLoss = "warn",
+    rejects: str | os.PathLike[str] | None = None,
+    include_events: bool = False,
+    transforms: Sequence[Transform] = (),
+    registry: Registry | None = None,
+    overwrite: bool = True,
+    sort_threshold: int = DEFAULT_THRESHOLD,
+    progress: ProgressCallback | None = None,
+) -> Any:
+    """Convert ``source`` from format ``src`` to format ``dst``.
+
+    ``source`` may be a path (file, directory or zip), ``"-"`` for stdin, a binary stream, or
+    already-loaded Python objects (``convert(slack_messages, src="slack", dst="everos")``).
+    With a ``target`` (a path, ``"-"`` or a binary stream) the output is written atomically and a
+    :class:`Report` is returned. Without one, the documents are returned as Python objects
+    (:class:`Documents`, whose ``.report`` holds the report).
+    """
+    if on_error not in ("strict", "skip"):
+        raise OptionsError("convert", f"on_error must be 'strict' or 'skip', not {on_error!r}")
+    if on_loss not in ("ignore", "warn", "raise"):
+        raise OptionsError(
+            "convert", f"on_loss must be 'ignore', 'warn' or 'raise', not {on_loss!r}"
+        )
+    reg = registry or default_registry()
+    jsonio.check_backend()
+    src_obj = open_source(source)
+    try:
+        src_name = _resolve_source_format(reg, src_obj, src)
+        reader = reg.get(src_name, "read")
+        writer = reg.get(dst, "write")
+        ropts = _options(reader, reader.ReadOptions, src_options)
+        wopts = _options(writer, writer.WriteOptions, dst_options)
+        sink = open_sink(target, layout=writer.output_layout, overwrite=overwrite)
+        rejects_file = _RejectsFile(rejects) if rejects is not None and on_error == "skip" else None
+        report = Report(source_format=reader.name, destination_format=writer.name)
+        ctx = Context(
+            on_error=on_error,
+            on_loss=on_loss,
+            reject_sink=rejects_file,
+            source_label=src_obj.label,
+            report=report,
+        )
+        if (warning := jsonio.backend_warning()) is not None:
+            ctx.warn(warning, key="ijson-backend")
+        if sink.kind == "dir":
+            sink.manifest_header = {
+                "input": src_obj.label,
+                "input_size": src_obj.size(),
+                "from": reader.name,
+                "to": writer.name,
+                "read_options": ropts.model_dump(mode="json"),
+                "write_options": wopts.model_dump(mode="json"),
+            }
+        try:
+            stream: Iterable[AnyRecord] = _counted(reader.read(src_obj, ropts, ctx), report)
+            stream = _default_filters(stream, writer.features, ctx, include_events)
+            for transform in transforms:
+                stream = transform(stream, ctx)
+            if writer.needs_order and not reader.ordered_read:
+                stream = ConversationSorter(sort_threshold)(stream)
+            stream = _loss_check(stream, writer.features, writer.ext_namespace(), ctx)
+            if progress is not None:
+                stream = _progress(stream, progress, 1000)
+            stream = _written(stream, report)
+            writer.write(stream, sink, wopts, ctx)
+            report.written -= ctx.write_dropped
+            _apply_loss_policy(ctx, writer.name)
+        except BaseException:
+            sink.abort()
+            if rejects_file is not None:
+                rejects_file.abort()
+            raise
+        sink.commit()
+        if rejects_file is not None:
+            rejects_file.commit()
+            report.rejects_file = str(rejects_file.path)
+        report.outputs = list(sink.outputs)
+        if target is None:
+            docs = Documents(sink.parsed_documents())
+            docs.report = report
+            return docs
+        return report
+    finally:
+        src_obj.close()
+
+
+def _apply_loss_policy(ctx: Context, destination: str) -> None:
+    losses = list(ctx.report.losses.values())
+    if not losses:
+        return
+    if ctx.on_loss == "raise":
+        raise LossError(destination, losses)
+    if ctx.on_loss == "warn":
+        for loss in losses:
+            message = f"{destination} cannot hold {loss}"
+            ctx.warn(message)
+            warn_loss(message)
+
+
+def read(
+    source: Any,
+    src: str | None = None,
+    *,
+    options: Mapping[str, Any] | Options | None = None,
+    on_error: OnError = "strict",
+    registry: Registry | None = None,
+    context: Context | None = None,
+) -> Iterator[AnyRecord]:
+    """Lazily read canonical records from ``source`` (format detected when ``src`` is None)."""
+    reg = registry or default_registry()
+    src_obj = open_source(source)
+    try:
+        name = _resolve_source_format(reg, src_obj, src)
+        reader = reg.get(name, "read")
+        ropts = _options(reader, reader.ReadOptions, options)
+    except MemshiftError:
+        src_obj.close()
+        raise
+    ctx = context or Context(on_error=on_error, source_label=src_obj.label)
+
+    def _gen() -> Iterator[AnyRecord]:
+        try:
+            yield from reader.read(src_obj, ropts, ctx)
+        finally:
+            src_obj.close()
+
+    return _gen()
+
+
+def write(
+    records: Iterable[AnyRecord],
+    target: Any,
+    dst: str,
+    *,
+    options: Mapping[str, Any] | Options | None = None,
+    on_loss: OnLoss = "warn",
+    registry: Registry | None = None,
+) -> Any:
+    """Write canonical records to ``target`` in format ``dst``. Returns a :class:`Report`, or the
+    documents when ``target`` is None."""
+    reg = registry or default_registry()
+    writer = reg.get(dst, "write")
+    wopts = _options(writer, writer.WriteOptions, options)
+    sink = open_sink(target, layout=writer.output_layout)
+    report = Report(source_format="canonical", destination_format=writer.name)
+    ctx = Context(on_loss=on_loss, report=report)
+    try:
+        stream = _loss_check(
+            _counted(records, report), writer.features, writer.ext_namespace(), ctx
+        )
+        writer.write(_written(stream, report), sink, wopts, ctx)
+        report.written -= ctx.write_dropped
+        _apply_loss_policy(ctx, writer.name)
+    except BaseException:
+        sink.abort()
+        raise
+    sink.commit()
+    report.outputs = list(sink.outputs)
+    if target is None:
+        docs = Documents(sink.parsed_documents())
+        docs.report = report
+        return docs
+    return report
+
+
+def formats(registry: Registry | None = None) -> list[FormatInfo]:
+    """Every registered format with its capabilities and provider."""
+    return (registry or default_registry()).formats()
+
+
+def detect(source: Any, registry: Registry | None = None) -> Detection:
+    """The most likely format of ``source``; raises :class:`DetectionError` when nothing fits."""
+    reg = registry or default_registry()
+    src_obj = open_source(source)
+    try:
+        found = reg.detect(src_obj)
+    finally:
+        src_obj.close()
+    if not found:
+        raise DetectionError(f"{src_obj.label}: no known format recognises this input")
+    return found[0]
+
+
+def detect_all(source: Any, registry: Registry | None = None) -> list[Detection]:
+    reg = registry or default_registry()
+    src_obj = open_source(source)
+    try:
+        return reg.detect(src_obj)
+    finally:
+        src_obj.close()
