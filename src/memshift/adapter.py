@@ -105,6 +105,22 @@ class Adapter:
     def sniff(self, source: Source) -> Sniff:
         return NO
 
+    def validate(self, source: Source) -> list[str]:
+        """Problems the format's own importer would refuse, one line each; empty means valid.
+
+        The default reads everything strictly and reports the first error. Formats with a
+        published validator (EverCore's ConversationFormat) override this with its rules.
+        """
+        from .context import Context
+        from .errors import MemshiftError
+
+        try:
+            for _ in self.read(source, self.ReadOptions(), Context(on_error="strict")):
+                pass
+        except MemshiftError as exc:
+            return [str(exc)]
+        return []
+
     # -- capabilities ----------------------------------------------------------------------------
 
     @classmethod
