@@ -9,7 +9,7 @@ behind them::
 
 from __future__ import annotations
 
-from . import jsonio
+from . import jsonio as jsonio
 from .adapter import Adapter, Feature, Options, Sniff
 from .context import Context, Report
 from .errors import (

@@ -61,7 +61,7 @@ def skip_bom(fh: IO[bytes]) -> IO[bytes]:
         if bytes(peek(3)[:3]) == _BOM:
             fh.read(3)
         return fh
-    buffered = io.BufferedReader(fh)  # type: ignore[arg-type]
+    buffered = io.BufferedReader(fh)  # type: ignore[type-var]
     if bytes(buffered.peek(3)[:3]) == _BOM:
         buffered.read(3)
     return buffered

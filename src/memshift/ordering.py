@@ -113,12 +113,12 @@ class ConversationSorter:
     ) -> Iterator[AnyRecord]:
         buffer.sort(key=lambda kv: kv[0])
         if not runs:
-            for _key_, msg in buffer:
+            for _, msg in buffer:
                 yield msg
             return
         try:
             streams: list[Iterable[tuple[tuple[datetime, int], Message]]] = [*runs, buffer]
-            for _key_, msg in heapq.merge(*streams, key=lambda kv: kv[0]):
+            for _, msg in heapq.merge(*streams, key=lambda kv: kv[0]):
                 yield msg
         finally:
             for run in runs:

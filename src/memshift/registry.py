@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -134,11 +134,11 @@ class Registry:
         conflicts: dict[str, list[str]] = {}
         for impl in self.pm.hook.provide_adapters.get_hookimpls():
             try:
-                provided = impl.function()
+                provided: list[Any] = list(cast(Iterable[Any], impl.function() or ()))
             except Exception as exc:
                 self.failures.append(PluginLoadError(impl.plugin_name, None, exc))
                 continue
-            for cls in provided or ():
+            for cls in provided:
                 if not (isinstance(cls, type) and issubclass(cls, Adapter)):
                     self.failures.append(
                         PluginLoadError(
@@ -248,11 +248,11 @@ class Registry:
             found: dict[str, type[Any]] = {}
             for impl in self.pm.hook.provide_transforms.get_hookimpls():
                 try:
-                    provided = impl.function()
+                    provided: list[Any] = list(cast(Iterable[Any], impl.function() or ()))
                 except Exception as exc:
                     self.failures.append(PluginLoadError(impl.plugin_name, None, exc))
                     continue
-                for cls in provided or ():
+                for cls in provided:
                     name = getattr(cls, "name", None)
                     if not name:
                         continue

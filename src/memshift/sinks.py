@@ -37,14 +37,17 @@ _UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*\x7f]+')
 
 
 def safe_name(name: str, *, default: str = "conversation") -> str:
-    """A deterministic, portable file name for a document.
+    """A deterministic, portable file name (one path segment) for a document.
 
-    NFC-normalises (so macOS and Linux spellings of "café" collide instead of producing two
-    files), removes path separators and control characters, avoids dot-files and Windows device
-    names, and caps the length with a hash suffix so long names stay unique.
+    Path separators never survive: ``../../x`` becomes ``x`` and ``a/b`` becomes ``a_b``. The name
+    is NFC-normalised (so macOS and Linux spellings of "café" collide instead of producing two
+    files), control and reserved characters are replaced, dot-files and Windows device names are
+    avoided, and long names are capped with a hash suffix so they stay unique.
     """
-    stem, dot, ext = name.rpartition(".") if "." in name[1:] else (name, "", "")
-    if not dot:
+    segments = [p for p in re.split(r"[/\\]+", name) if p not in ("", ".", "..")]
+    name = "_".join(segments)
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem.strip(" ."):
         stem, ext = name, ""
     stem = unicodedata.normalize("NFC", stem)
     stem = _UNSAFE.sub("_", stem).strip(" .")
@@ -120,6 +123,10 @@ class Sink:
         key = name.lower()
         if key not in self._used:
             self._used.add(key)
+            # A folder of a nested name is taken too, so "a" and "a/b.json" cannot collide.
+            parts = key.split("/")
+            for i in range(1, len(parts)):
+                self._used.add("/".join(parts[:i]))
             return name
         stem, dot, ext = name.rpartition(".")
         if not dot:
@@ -136,7 +143,8 @@ class Sink:
         """The name a document will get (sanitised, unique, numbered for ``part > 1``)."""
         if self.kind in ("dir", "zip"):
             # Nested names ("general/2024-01-15.json") keep their folders; each part is sanitised.
-            parts = [safe_name(p) for p in part_name(name or "output", part).split("/") if p]
+            segments = re.split(r"[/\\]+", part_name(name or "output", part))
+            parts = [safe_name(p) for p in segments if p not in ("", ".", "..")]
             return self._unique("/".join(parts) or "output")
         if self.kind == "file":
             assert self.path is not None
@@ -167,7 +175,7 @@ class Sink:
         if self.kind == "stdout":
             if self._spool is None:
                 self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024**2)
-            yield self._spool  # type: ignore[misc]
+            yield self._spool
             return
         directory = self.path if self.kind == "dir" else (self.path.parent if self.path else None)
         assert directory is not None

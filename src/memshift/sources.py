@@ -273,7 +273,7 @@ def open_source(obj: Any, *, label: str | None = None) -> Source:
     if isinstance(obj, str) and obj == "-":
         stream = sys.stdin.buffer
         if not hasattr(stream, "peek"):
-            stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+            stream = io.BufferedReader(stream)
         return Source("stream", label or "<stdin>", stream=stream)
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
@@ -288,14 +288,17 @@ def open_source(obj: Any, *, label: str | None = None) -> Source:
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return Source(
             "stream", label or "<bytes>", stream=io.BufferedReader(io.BytesIO(bytes(obj)))
-        )  # type: ignore[arg-type]
+        )
     if hasattr(obj, "read"):
         stream = obj
         if isinstance(stream, io.TextIOBase):
             stream = stream.buffer  # type: ignore[attr-defined]
         if not hasattr(stream, "peek"):
             stream = io.BufferedReader(stream)
-        return Source("stream", label or getattr(obj, "name", "<stream>"), stream=stream)
+        stream_name = label or getattr(obj, "name", None)
+        if not isinstance(stream_name, str):
+            stream_name = "<stream>"
+        return Source("stream", stream_name, stream=stream)
     if (
         isinstance(obj, Mapping)
         and obj

@@ -8,7 +8,7 @@ the nearest millisecond instead of truncating.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from dateutil import parser as _du_parser
@@ -49,7 +49,7 @@ def parse_iso(value: str, *, naive_tz: str | None = None) -> datetime:
     return _check_range(dt.astimezone(UTC), value)
 
 
-def zone(name: str) -> UTC.__class__ | object:  # type: ignore[valid-type]
+def zone(name: str) -> tzinfo:
     """An IANA zone by name (``UTC`` is special-cased so the common case needs no tz database)."""
     if name.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
         return UTC

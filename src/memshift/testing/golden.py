@@ -65,7 +65,7 @@ class GoldenCase:
 
 
 def find_cases(root: Path, fmt: str | None = None) -> list[GoldenCase]:
-    cases = []
+    cases: list[GoldenCase] = []
     if not root.exists():
         return cases
     for fmt_dir in sorted(p for p in root.iterdir() if p.is_dir()):

@@ -45,7 +45,7 @@ ids = st.text(_ID_ALPHABET, min_size=1, max_size=16).filter(lambda s: not s.star
 #: Names people and channels have, including non-Latin scripts and emoji.
 names = (
     st.text(
-        st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\u2028\u2029"),
+        st.characters(exclude_categories=["Cs", "Cc"], exclude_characters="\u2028\u2029"),
         min_size=1,
         max_size=24,
     )
@@ -56,9 +56,7 @@ names = (
 
 def texts(min_size: int = 0, max_size: int = 80) -> st.SearchStrategy[str]:
     """Message text: any Unicode except lone surrogates (JSON cannot carry them)."""
-    return st.text(
-        st.characters(blacklist_categories=("Cs",)), min_size=min_size, max_size=max_size
-    )
+    return st.text(st.characters(exclude_categories=["Cs"]), min_size=min_size, max_size=max_size)
 
 
 def aware_datetimes(
@@ -87,7 +85,7 @@ def extensions(namespace: str = "test") -> st.SearchStrategy[dict[str, Any]]:
 
 
 @st.composite
-def participants(draw: st.DrawFn, id: str | None = None) -> Participant:
+def participants(draw: st.DrawFn, /, id: str | None = None) -> Participant:
     pid = id or draw(ids)
     real = draw(st.none() | names)
     display = draw(st.none() | names)
@@ -107,6 +105,7 @@ def participants(draw: st.DrawFn, id: str | None = None) -> Participant:
 @st.composite
 def conversation_streams(
     draw: st.DrawFn,
+    /,
     *,
     type: str | None = None,
     min_messages: int = 0,
@@ -128,7 +127,7 @@ def conversation_streams(
     start = draw(aware_datetimes(max_value=datetime(2030, 1, 1)))
     conv = Conversation(
         id=cid,
-        type=conv_type,  # type: ignore[arg-type]
+        type=conv_type,
         name=draw(st.none() | names),
         description=draw(st.none() | texts(1, 40)),
         timezone=draw(st.none() | st.sampled_from(["UTC", "Europe/Berlin", "America/Los_Angeles"])),
@@ -195,7 +194,7 @@ def conversation_streams(
             Message(
                 id=mid,
                 conversation_id=cid,
-                role=role,  # type: ignore[arg-type]
+                role=role,
                 sender_id=sender.id,
                 sender_name=sender.name,
                 timestamp=t,
@@ -209,7 +208,7 @@ def conversation_streams(
 
 
 @st.composite
-def memory_items(draw: st.DrawFn, *, type: str | None = None) -> MemoryItem:
+def memory_items(draw: st.DrawFn, /, *, type: str | None = None) -> MemoryItem:
     kind = type or draw(st.sampled_from(["fact", "triple", "block", "document"]))
     created = draw(st.none() | aware_datetimes())
     triple = None
@@ -218,7 +217,7 @@ def memory_items(draw: st.DrawFn, *, type: str | None = None) -> MemoryItem:
     valid_from = draw(st.none() | aware_datetimes())
     return MemoryItem(
         id=draw(ids),
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         scope=Scope(
             user_id=draw(st.none() | ids),
             agent_id=draw(st.none() | ids),
@@ -254,6 +253,7 @@ def memory_streams(
 @st.composite
 def record_streams(
     draw: st.DrawFn,
+    /,
     *,
     max_conversations: int = 3,
     with_memory: bool = True,
