@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsonio
@@ -73,7 +74,7 @@ class CanonicalAdapter(Adapter):
                     loc = source.location(member, f"line {lineno}")
                     try:
                         obj = jsonio.loads(line)
-                    except jsonio.orjson.JSONDecodeError as exc:
+                    except orjson.JSONDecodeError as exc:
                         ctx.reject(line.decode("utf-8", "replace"), f"invalid JSON: {exc}", loc)
                         continue
                     if isinstance(obj, dict) and _HEADER_KEY in obj:
