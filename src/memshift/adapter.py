@@ -205,6 +205,8 @@ def project_by_features(
         update: dict[str, Any] = {"extensions": _own_extensions(record.extensions, namespace)}
         if Feature.SENDER_NAMES not in f:
             update["sender_name"] = None
+        if Feature.PARTICIPANTS not in f:
+            update["sender_is_bot"] = None
         if Feature.THREADS not in f:
             update["thread_id"] = None
         if Feature.REPLIES not in f:

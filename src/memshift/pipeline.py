@@ -19,15 +19,19 @@ from pydantic import ValidationError
 from . import jsonio
 from .adapter import Adapter, Feature, Options, detect_losses
 from .context import Context, OnError, OnLoss, Report, describe_exception
-from .errors import DetectionError, LossError, MemshiftError, OptionsError, warn_loss
+from .errors import DetectionError, LossError, MemshiftError, OptionsError, UsageError, warn_loss
 from .model import AnyRecord, Conversation, MemoryItem, Message
 from .ordering import DEFAULT_THRESHOLD, ConversationSorter
 from .registry import Detection, FormatInfo, Registry, default_registry
 from .sinks import open_sink
 from .sources import Source, open_source
+from .transforms import Transform
 
-ProgressCallback = Callable[[int], None]
-Transform = Callable[[Iterable[AnyRecord], Context], Iterable[AnyRecord]]
+ProgressCallback = Callable[[int, int], None]
+"""Called with (records so far, input bytes read so far) every 1000 records and at the end."""
+
+StreamTransform = Callable[[Iterable[AnyRecord], Context], Iterable[AnyRecord]]
+TransformSpec = Transform | StreamTransform | str | tuple[str, Mapping[str, Any]]
 
 
 class Documents(list[Any]):
@@ -123,15 +127,56 @@ def _written(records: Iterable[AnyRecord], report: Report) -> Iterator[AnyRecord
 
 
 def _progress(
-    records: Iterable[AnyRecord], callback: ProgressCallback, every: int
+    records: Iterable[AnyRecord], callback: ProgressCallback, source: Source, every: int = 1000
 ) -> Iterator[AnyRecord]:
     n = 0
     for record in records:
         n += 1
         if n % every == 0:
-            callback(n)
+            callback(n, source.bytes_read)
         yield record
-    callback(n)
+    callback(n, source.bytes_read)
+
+
+def resolve_transforms(specs: Sequence[TransformSpec], reg: Registry) -> list[StreamTransform]:
+    """Turn names, ``(name, options)`` pairs, instances and plain callables into callables."""
+    out: list[StreamTransform] = []
+    available = reg.transforms()
+    for spec in specs:
+        if isinstance(spec, str):
+            spec = (spec, {})
+        if isinstance(spec, tuple):
+            name, opts = spec
+            if name not in available:
+                known = ", ".join(sorted(available)) or "none"
+                raise UsageError(f"unknown transform {name!r}; available: {known}")
+            out.append(available[name](opts))
+        else:
+            out.append(spec)
+    return out
+
+
+def _run_prepasses(
+    transforms: Sequence[StreamTransform], source: Any, src_obj: Source, reader: Adapter, ropts: Any
+) -> None:
+    """Give transforms that need it one look at the whole input, by reading it a second time
+    (memory stays flat; the cost is one more parse)."""
+    needing = [t for t in transforms if isinstance(t, Transform) and t.needs_prepass]
+    if not needing:
+        return
+    once = src_obj.kind == "stream" or (
+        src_obj.kind == "objects" and isinstance(src_obj.objects, Iterator)
+    )
+    if once:
+        names = ", ".join(t.name for t in needing)
+        raise UsageError(f"{names} must read the input twice; give a file, directory or zip")
+    for transform in needing:
+        again = open_source(source) if src_obj.kind != "objects" else src_obj
+        try:
+            transform.prepass(reader.read(again, ropts, Context(on_error="skip")))
+        finally:
+            if again is not src_obj:
+                again.close()
 
 
 class _RejectsFile:
@@ -175,7 +220,7 @@ def convert(
     on_loss: OnLoss = "warn",
     rejects: str | os.PathLike[str] | None = None,
     include_events: bool = False,
-    transforms: Sequence[Transform] = (),
+    transforms: Sequence[TransformSpec] = (),
     registry: Registry | None = None,
     overwrite: bool = True,
     sort_threshold: int = DEFAULT_THRESHOLD,
@@ -225,16 +270,18 @@ def convert(
                 "read_options": ropts.model_dump(mode="json"),
                 "write_options": wopts.model_dump(mode="json"),
             }
+        steps = resolve_transforms(transforms, reg)
         try:
+            _run_prepasses(steps, source, src_obj, reader, ropts)
             stream: Iterable[AnyRecord] = _counted(reader.read(src_obj, ropts, ctx), report)
             stream = _default_filters(stream, writer.features, ctx, include_events)
-            for transform in transforms:
-                stream = transform(stream, ctx)
+            for step in steps:
+                stream = step(stream, ctx)
             if writer.needs_order and not reader.ordered_read:
                 stream = ConversationSorter(sort_threshold)(stream)
             stream = _loss_check(stream, writer.features, writer.ext_namespace(), ctx)
             if progress is not None:
-                stream = _progress(stream, progress, 1000)
+                stream = _progress(stream, progress, src_obj)
             stream = _written(stream, report)
             writer.write(stream, sink, wopts, ctx)
             report.written -= ctx.write_dropped

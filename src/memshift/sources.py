@@ -76,6 +76,9 @@ class Source:
         self._zip_names: dict[str, zipfile.ZipInfo] = {}
         self._prefix = ""
         self._member_list: list[str] | None = None
+        self._current: IO[bytes] | None = None
+        self._current_size = 0
+        self._done_bytes = 0
         if kind == "zip":
             self._open_zip()
 
@@ -174,6 +177,34 @@ class Source:
 
     def open(self, member: str | None = None) -> IO[bytes]:
         """Open the source (``member=None``) or one member for binary reading."""
+        fh = self._open(member)
+        if self._current is not None and self._current is not fh:
+            self._done_bytes += self._current_size
+        self._current = fh
+        try:
+            self._current_size = self.size(member) or 0
+        except OSError:
+            self._current_size = 0
+        return fh
+
+    @property
+    def bytes_read(self) -> int:
+        """Input bytes consumed so far (uncompressed for zip members), for progress bars. Read
+        from file positions, so counting costs nothing per record."""
+        fh = self._current
+        if fh is None:
+            return self._done_bytes
+        if fh.closed:
+            return self._done_bytes + self._current_size
+        try:
+            pos = fh.tell()
+        except (OSError, ValueError, AttributeError):
+            pos = 0
+        if self._current_size:
+            pos = min(pos, self._current_size)
+        return self._done_bytes + pos
+
+    def _open(self, member: str | None = None) -> IO[bytes]:
         if member is None:
             if self.kind == "file":
                 assert self.path is not None
@@ -216,7 +247,7 @@ class Source:
         if member is None and self.kind in ("dir", "zip", "objects"):
             return b""
         try:
-            with self.open(member) as fh:
+            with self._open(member) as fh:
                 return fh.read(size)
         except (OSError, ReadError):
             return b""
