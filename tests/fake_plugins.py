@@ -85,6 +85,7 @@ class ChatAdapter(Adapter):
     features = frozenset({Feature.CONVERSATIONS, Feature.GROUP, Feature.SENDER_NAMES})
     output_layout = "dir"
     needs_order = True
+    resumable = True
     ReadOptions = ChatReadOptions
     pulled = 0
 
@@ -125,24 +126,28 @@ class ChatAdapter(Adapter):
             )
 
     def write(self, records: Any, sink: Sink, options: Any, ctx: Context) -> None:
-        conv: str | None = None
-        buf: list[dict[str, Any]] = []
+        # Streams like a real writer: a conversation's document is opened when its Conversation
+        # record arrives (what makes it resumable) and messages are written as they come.
+        from contextlib import ExitStack
 
-        def flush() -> None:
-            if conv is not None:
-                with sink.document(f"{conv}.json") as fh:
-                    fh.write(jsonio.dumps({"id": conv, "messages": buf}))
-
-        for rec in records:
-            if isinstance(rec, Conversation):
-                flush()
-                conv, buf = rec.id, []
-            elif isinstance(rec, Message):
-                assert rec.timestamp is not None
-                buf.append(
-                    {"id": rec.id, "ts": timeutil.to_epoch_ms(rec.timestamp), "user": rec.sender_id, "text": rec.text}
-                )
-        flush()
+        with ExitStack() as stack:
+            fh = None
+            first = True
+            for rec in records:
+                if isinstance(rec, Conversation):
+                    if fh is not None:
+                        fh.write(b"]}")
+                        stack.close()
+                    fh = stack.enter_context(sink.document(f"{rec.id}.json"))
+                    fh.write(b'{"id":' + jsonio.dumps(rec.id) + b',"messages":[')
+                    first = True
+                elif isinstance(rec, Message) and fh is not None:
+                    assert rec.timestamp is not None
+                    item = {"id": rec.id, "ts": timeutil.to_epoch_ms(rec.timestamp), "user": rec.sender_id, "text": rec.text}
+                    fh.write((b"" if first else b",") + jsonio.dumps(item))
+                    first = False
+            if fh is not None:
+                fh.write(b"]}")
 
 
 class chat:  # noqa: N801

@@ -171,3 +171,58 @@ def test_sort_keeps_undated_messages_in_place() -> None:
 
 def _gen(n: int) -> Iterator[AnyRecord]:
     yield from _stream(n)
+
+
+# -- resume ------------------------------------------------------------------------------------------
+
+
+def _three_docs() -> dict[str, bytes]:
+    from memshift import jsonio
+
+    return {
+        f"{c}.json": jsonio.dumps({"id": c, "messages": [{"id": f"{c}{i}", "ts": 1_700_000_000_000 + i, "user": "U", "text": "x"} for i in range(3)]})
+        for c in ("a", "b", "c")
+    }
+
+
+def test_resume_continues_after_an_interrupted_run(reg: Registry, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+
+    def kill_at_c(records: Any, ctx: Any) -> Iterator[AnyRecord]:
+        for rec in records:
+            if isinstance(rec, Message) and rec.id == "c1":
+                raise KeyboardInterrupt
+            yield rec
+
+    with pytest.raises(KeyboardInterrupt):
+        memshift.convert(_three_docs(), out, src="chat", dst="chat", registry=reg, resume=True, transforms=[kill_at_c])
+    assert sorted(p.name for p in out.iterdir()) == [".memshift-manifest.jsonl", "a.json", "b.json"]
+    before = (out / "a.json").stat().st_mtime_ns
+    report = memshift.convert(_three_docs(), out, src="chat", dst="chat", registry=reg, resume=True)
+    assert report.filtered == {"already converted by an earlier run (--resume)": 6}
+    assert "c.json" in [Path(o).name for o in report.outputs]
+    assert report.written == 3 and report.balanced
+    assert (out / "a.json").stat().st_mtime_ns == before
+    assert sorted(p.name for p in out.iterdir()) == [".memshift-manifest.jsonl", "a.json", "b.json", "c.json"]
+    lines = (out / ".memshift-manifest.jsonl").read_text().splitlines()
+    assert '"complete":true' in lines[-1] and len(lines) == 5
+    fresh = tmp_path / "fresh"
+    memshift.convert(_three_docs(), fresh, src="chat", dst="chat", registry=reg)
+    for name in ("a.json", "b.json", "c.json"):
+        assert (out / name).read_bytes() == (fresh / name).read_bytes()
+
+
+def test_resume_redoes_a_document_whose_checksum_changed(reg: Registry, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    memshift.convert(_three_docs(), out, src="chat", dst="chat", registry=reg, resume=True)
+    (out / "b.json").write_text("tampered")
+    report = memshift.convert(_three_docs(), out, src="chat", dst="chat", registry=reg, resume=True)
+    assert report.written == 3  # only b again
+    assert (out / "b.json").read_text() != "tampered"
+
+
+def test_resume_refuses_non_resumable_writers(reg: Registry, tmp_path: Path) -> None:
+    from memshift.errors import UsageError
+
+    with pytest.raises(UsageError, match="not resumable"):
+        memshift.convert(msgs(2), tmp_path / "x.jsonl", src="chat", dst="canonical", registry=reg, resume=True)

@@ -89,6 +89,9 @@ class Adapter:
     ordered_read: ClassVar[bool] = False
     #: The writer needs each conversation's messages in chronological order.
     needs_order: ClassVar[bool] = False
+    #: Each output document depends only on its own conversation, so ``--resume`` may skip
+    #: conversations a previous run completed (false for writers with export-wide summaries).
+    resumable: ClassVar[bool] = False
     #: Declared limits of the destination (``{"messages_per_call": 500}``), shown by ``inspect``.
     limits: ClassVar[Mapping[str, int]] = {}
     ReadOptions: ClassVar[type[Options]] = Options

@@ -119,10 +119,25 @@ def _loss_check(
         yield record
 
 
-def _written(records: Iterable[AnyRecord], report: Report) -> Iterator[AnyRecord]:
+def _written(records: Iterable[AnyRecord], report: Report, sink: Sink) -> Iterator[AnyRecord]:
     for record in records:
-        if not isinstance(record, Conversation):
+        if isinstance(record, Conversation):
+            sink.conversation = record.id
+        else:
             report.written += 1
+        yield record
+
+
+def _skip_done(records: Iterable[AnyRecord], done: set[str], ctx: Context) -> Iterator[AnyRecord]:
+    skipping = False
+    for record in records:
+        if isinstance(record, Conversation):
+            skipping = record.id in done
+            if skipping:
+                continue
+        elif skipping and isinstance(record, Message):
+            ctx.filtered("already converted by an earlier run (--resume)")
+            continue
         yield record
 
 
@@ -225,6 +240,7 @@ def convert(
     overwrite: bool = True,
     sort_threshold: int = DEFAULT_THRESHOLD,
     progress: ProgressCallback | None = None,
+    resume: bool = False,
 ) -> Any:
     """Convert ``source`` from format ``src`` to format ``dst``.
 
@@ -271,9 +287,19 @@ def convert(
                 "write_options": wopts.model_dump(mode="json"),
             }
         steps = resolve_transforms(transforms, reg)
+        done: set[str] = set()
+        if resume:
+            if sink.kind != "dir" or not writer.resumable:
+                raise UsageError(
+                    f"--resume needs a directory output of a format whose documents are "
+                    f"independent; {writer.name} is not resumable"
+                )
+            done = sink.start_resume()
         try:
             _run_prepasses(steps, source, src_obj, reader, ropts)
             stream: Iterable[AnyRecord] = _counted(reader.read(src_obj, ropts, ctx), report)
+            if done:
+                stream = _skip_done(stream, done, ctx)
             stream = _default_filters(stream, writer.features, ctx, include_events)
             for step in steps:
                 stream = step(stream, ctx)
@@ -282,7 +308,7 @@ def convert(
             stream = _loss_check(stream, writer.features, writer.ext_namespace(), ctx)
             if progress is not None:
                 stream = _progress(stream, progress, src_obj)
-            stream = _written(stream, report)
+            stream = _written(stream, report, sink)
             writer.write(stream, sink, wopts, ctx)
             report.written -= ctx.write_dropped
             _apply_loss_policy(ctx, writer.name)
@@ -369,7 +395,7 @@ def write(
         stream = _loss_check(
             _counted(records, report), writer.features, writer.ext_namespace(), ctx
         )
-        writer.write(_written(stream, report), sink, wopts, ctx)
+        writer.write(_written(stream, report, sink), sink, wopts, ctx)
         report.written -= ctx.write_dropped
         _apply_loss_policy(ctx, writer.name)
     except BaseException:

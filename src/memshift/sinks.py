@@ -108,6 +108,13 @@ class Sink:
         self.outputs: list[str] = []
         self.checksums: dict[str, str] = {}
         self.manifest_header: dict[str, Any] | None = None
+        #: The conversation the writer is on, set by the pipeline, so the manifest can say which
+        #: conversation each document holds (what ``--resume`` skips).
+        self.conversation: str | None = None
+        self.doc_conversation: dict[str, str | None] = {}
+        self.progressive = False
+        self._previous: dict[str, dict[str, Any]] = {}
+        self._manifest_fh: IO[bytes] | None = None
 
     @property
     def label(self) -> str:
@@ -191,16 +198,24 @@ class Sink:
             final.parent.mkdir(parents=True)
             self._created_subdirs.append(final.parent)
         if final.exists() and not self.overwrite:
-            raise OutputError("exists (use --force to overwrite)", Location(str(final)))
+            raise OutputError("exists (remove it, or drop --no-overwrite)", Location(str(final)))
         fd, tmp = tempfile.mkstemp(
             prefix=f".{final.name}.", suffix=".memshift-tmp", dir=final.parent
         )
         staged = _Staged(final, Path(tmp))
         self._staged.append(staged)
+        self.doc_conversation[final_name] = self.conversation
         with os.fdopen(fd, "wb", buffering=1024 * 1024) as fh:
             hasher = _HashingWriter(fh)
             yield hasher  # type: ignore[misc]
             self.checksums[final_name] = hasher.hexdigest()
+        if self.progressive:
+            # --resume: each finished document becomes visible at once and is recorded, so a
+            # killed run can continue from the last complete document.
+            os.replace(staged.tmp, staged.final)
+            self._staged.remove(staged)
+            self.outputs.append(str(staged.final))
+            self._append_manifest(final_name)
 
     def commit(self) -> None:
         """Make every staged document visible (rename into place) and write the manifest."""
@@ -225,7 +240,11 @@ class Sink:
             self._write_manifest()
 
     def abort(self) -> None:
-        """Remove every staged document; nothing of this run remains."""
+        """Remove every staged document; nothing of this run remains (except, under
+        ``--resume``, the documents already completed, which the manifest lists)."""
+        if self._manifest_fh is not None:
+            self._manifest_fh.close()
+            self._manifest_fh = None
         for staged in self._staged:
             try:
                 staged.tmp.unlink()
@@ -257,7 +276,7 @@ class Sink:
             directory = self.path.parent
             directory.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and not self.overwrite:
-                raise OutputError("exists (use --force to overwrite)", Location(str(self.path)))
+                raise OutputError("exists (remove it, or drop --no-overwrite)", Location(str(self.path)))
             fd, tmp = tempfile.mkstemp(
                 prefix=f".{self.path.name}.", suffix=".memshift-tmp", dir=directory
             )
@@ -271,15 +290,78 @@ class Sink:
         self._zipfile.writestr(info, data)
         self.checksums[name] = hashlib.sha256(data).hexdigest()
 
+    def _manifest_entries(self) -> list[dict[str, Any]]:
+        entries = {name: entry for name, entry in self._previous.items()}
+        for name, digest in self.checksums.items():
+            entries[name] = {
+                "document": name,
+                "conversation": self.doc_conversation.get(name),
+                "sha256": digest,
+            }
+        return [entries[name] for name in sorted(entries)]
+
     def _write_manifest(self) -> None:
         assert self.path is not None and self.manifest_header is not None
+        if self._manifest_fh is not None:
+            self._manifest_fh.close()
+            self._manifest_fh = None
         final = self.path / MANIFEST_NAME
         fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".memshift-tmp", dir=self.path)
         with os.fdopen(fd, "wb") as fh:
             fh.write(jsonio.dumps_line({"memshift_manifest": 1, **self.manifest_header}))
-            for name in sorted(self.checksums):
-                fh.write(jsonio.dumps_line({"document": name, "sha256": self.checksums[name]}))
+            for entry in self._manifest_entries():
+                fh.write(jsonio.dumps_line(entry))
+            fh.write(jsonio.dumps_line({"complete": True, "documents": len(self._manifest_entries())}))
         os.replace(tmp, final)
+
+    # -- resume ---------------------------------------------------------------------------------
+
+    def start_resume(self) -> set[str]:
+        """Switch to progressive mode and return the conversations whose documents a previous run
+        completed (each present with the checksum the manifest recorded)."""
+        assert self.kind == "dir" and self.path is not None
+        self.progressive = True
+        done: dict[str, bool] = {}
+        manifest = self.path / MANIFEST_NAME
+        if manifest.exists():
+            for line in manifest.read_bytes().splitlines():
+                try:
+                    entry = jsonio.loads(line)
+                except Exception:
+                    continue  # a line cut short by a kill
+                name = entry.get("document") if isinstance(entry, dict) else None
+                if not name:
+                    continue
+                path = self.path / name
+                ok = path.is_file() and _sha256(path) == entry.get("sha256")
+                conv = entry.get("conversation")
+                if ok:
+                    self._previous[name] = entry
+                    self._used.add(name.lower())
+                if conv is not None:
+                    done[conv] = done.get(conv, True) and ok
+        for stale in self.path.rglob("*.memshift-tmp"):
+            stale.unlink(missing_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._manifest_fh = open(manifest, "wb")
+        header = {"memshift_manifest": 1, **(self.manifest_header or {}), "complete": False}
+        self._manifest_fh.write(jsonio.dumps_line(header))
+        for entry in self._previous.values():
+            self._manifest_fh.write(jsonio.dumps_line(entry))
+        self._manifest_fh.flush()
+        return {conv for conv, ok in done.items() if ok}
+
+    def _append_manifest(self, name: str) -> None:
+        if self._manifest_fh is None:
+            return
+        entry = {
+            "document": name,
+            "conversation": self.doc_conversation.get(name),
+            "sha256": self.checksums[name],
+        }
+        self._manifest_fh.write(jsonio.dumps_line(entry))
+        self._manifest_fh.flush()
+        os.fsync(self._manifest_fh.fileno())
 
     # -- results --------------------------------------------------------------------------------
 
@@ -299,6 +381,14 @@ class Sink:
             else:
                 out.append(data)
         return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 class _HashingWriter(io.RawIOBase):
