@@ -226,3 +226,24 @@ def test_resume_refuses_non_resumable_writers(reg: Registry, tmp_path: Path) -> 
 
     with pytest.raises(UsageError, match="not resumable"):
         memshift.convert(msgs(2), tmp_path / "x.jsonl", src="chat", dst="canonical", registry=reg, resume=True)
+
+
+# -- several inputs, --jobs ----------------------------------------------------------------------------
+
+
+def test_jobs_output_is_byte_identical(tmp_path: Path) -> None:
+    from memshift.parallel import convert_many
+
+    inputs = []
+    for i in range(4):
+        path = tmp_path / f"in{i}.jsonl"
+        recs: list[AnyRecord] = [Conversation(id=f"c{i % 2}", name="same name")]
+        recs += [Message(id=f"m{i}-{j}", conversation_id=f"c{i % 2}", timestamp=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=j)) for j in range(20)]
+        memshift.write(recs, path, "canonical")
+        inputs.append(path)
+    r1 = convert_many(inputs, tmp_path / "one.jsonl", src="canonical", dst="canonical", jobs=1)
+    r2 = convert_many(inputs, tmp_path / "two.jsonl", src="canonical", dst="canonical", jobs=2)
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+    assert r1.read == r2.read == 80 and r1.balanced and r2.conversations == 4
+    back = list(memshift.read(tmp_path / "two.jsonl", "canonical"))
+    assert len([r for r in back if isinstance(r, Message)]) == 80

@@ -108,6 +108,18 @@ class Adapter:
     def sniff(self, source: Source) -> Sniff:
         return NO
 
+    def limit_violations(self, record: AnyRecord, options: Any = None) -> list[str]:
+        """What in ``record`` breaks a declared limit of this destination (``inspect --to``).
+
+        The default checks the generic ``text_chars`` limit; adapters with other limits (items
+        per file, block sizes) override this and call ``super()``.
+        """
+        limit = self.limits.get("text_chars")
+        text = getattr(record, "text", None)
+        if limit is not None and isinstance(text, str) and len(text) > limit:
+            return [f"text_chars: {len(text)} > {limit}"]
+        return []
+
     def validate(self, source: Source) -> list[str]:
         """Problems the format's own importer would refuse, one line each; empty means valid.
 

@@ -91,7 +91,7 @@ class CanonicalAdapter(Adapter):
             return None
         try:
             return record_from_dict(obj)
-        except ValidationError as exc:
+        except (ValidationError, ValueError) as exc:
             ctx.reject(obj, exc, loc)
             return None
 
