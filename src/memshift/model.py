@@ -227,9 +227,9 @@ _BY_KIND: dict[str, type[Conversation] | type[Message] | type[MemoryItem]] = {
 def record_from_dict(data: dict[str, Any]) -> AnyRecord:
     """Validate one canonical record dict (as the ``canonical`` format stores it). Dispatching on
     ``kind`` here keeps error locations short (``conversation_id``, not ``record.message...``)."""
-    cls = _BY_KIND.get(data.get("kind", "")) if isinstance(data, dict) else None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    cls = _BY_KIND.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        kind = data.get("kind") if isinstance(data, dict) else None
         raise ValueError(f"kind: expected 'conversation', 'message' or 'memory', got {kind!r}")
     return cls.model_validate(data)
 
