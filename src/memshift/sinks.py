@@ -306,6 +306,7 @@ class Sink:
             self._manifest_fh.close()
             self._manifest_fh = None
         final = self.path / MANIFEST_NAME
+        self.path.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".memshift-tmp", dir=self.path)
         with os.fdopen(fd, "wb") as fh:
             fh.write(jsonio.dumps_line({"memshift_manifest": 1, **self.manifest_header}))
