@@ -28,7 +28,11 @@ def render() -> str:
         command = cli.get_command(ctx, name)
         assert command is not None
         sub = click.Context(
-            command, info_name=f"memshift {name}", parent=ctx, terminal_width=100, max_content_width=100
+            command,
+            info_name=f"memshift {name}",
+            parent=ctx,
+            terminal_width=100,
+            max_content_width=100,
         )
         parts.append(f"## memshift {name}\n\n```text\n{command.get_help(sub)}\n```\n")
     return "\n".join(parts)

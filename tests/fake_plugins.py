@@ -31,28 +31,28 @@ class ReadOnly(Adapter):
         yield from ()
 
 
-class good:  # noqa: N801 - an entry point target, named like a module
+class good:
     @staticmethod
     @hookimpl
     def provide_adapters() -> list[type[Adapter]]:
         return [FooAdapter, ReadOnly]
 
 
-class clash:  # noqa: N801
+class clash:
     @staticmethod
     @hookimpl
     def provide_adapters() -> list[type[Adapter]]:
         return [FooAgain]
 
 
-class raises_in_hook:  # noqa: N801
+class raises_in_hook:
     @staticmethod
     @hookimpl
     def provide_adapters() -> list[type[Adapter]]:
         raise RuntimeError("hook exploded")
 
 
-class not_an_adapter:  # noqa: N801
+class not_an_adapter:
     @staticmethod
     @hookimpl
     def provide_adapters() -> list[Any]:
@@ -64,12 +64,11 @@ raise_on_import = None  # the entry point below points at a module that does not
 
 # -- a small chat format for pipeline tests ---------------------------------------------------------
 
-from memshift import Context, Options  # noqa: E402
+from memshift import Context, Options, jsonio, timeutil  # noqa: E402  # noqa: E402
 from memshift.errors import ReadError  # noqa: E402
 from memshift.model import Message, Reaction  # noqa: E402
 from memshift.sinks import Sink  # noqa: E402
 from memshift.sources import Source  # noqa: E402
-from memshift import jsonio, timeutil  # noqa: E402
 
 
 class ChatReadOptions(Options):
@@ -143,14 +142,19 @@ class ChatAdapter(Adapter):
                     first = True
                 elif isinstance(rec, Message) and fh is not None:
                     assert rec.timestamp is not None
-                    item = {"id": rec.id, "ts": timeutil.to_epoch_ms(rec.timestamp), "user": rec.sender_id, "text": rec.text}
+                    item = {
+                        "id": rec.id,
+                        "ts": timeutil.to_epoch_ms(rec.timestamp),
+                        "user": rec.sender_id,
+                        "text": rec.text,
+                    }
                     fh.write((b"" if first else b",") + jsonio.dumps(item))
                     first = False
             if fh is not None:
                 fh.write(b"]}")
 
 
-class chat:  # noqa: N801
+class chat:
     @staticmethod
     @hookimpl
     def provide_adapters() -> list[type[Adapter]]:

@@ -44,7 +44,9 @@ def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 40, f"only {len(CASES)} bad-input cases"
     formats = {json.loads((c / "expect.json").read_text())["format"] for c in CASES}
     readable = {f.name for f in _REG.formats() if f.can_read} - {"canonical"}
-    assert readable <= formats | {"canonical"}, f"no bad-input cases for {sorted(readable - formats)}"
+    assert readable <= formats | {"canonical"}, (
+        f"no bad-input cases for {sorted(readable - formats)}"
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
@@ -54,7 +56,14 @@ def test_bad_input_fails_cleanly(case: Path) -> None:
     assert issubclass(error_cls, errors.MemshiftError)
     path = _input(case)
     with pytest.raises(errors.MemshiftError) as info:
-        memshift.convert(path, None, src=expect["format"], dst="canonical", src_options=expect.get("options"), registry=_REG)
+        memshift.convert(
+            path,
+            None,
+            src=expect["format"],
+            dst="canonical",
+            src_options=expect.get("options"),
+            registry=_REG,
+        )
     exc = info.value
     assert isinstance(exc, error_cls), f"{case.name}: {type(exc).__name__}: {exc}"
     text = str(exc)
@@ -63,13 +72,23 @@ def test_bad_input_fails_cleanly(case: Path) -> None:
     assert path.name in text or case.name in text, f"{case.name}: the file is not named: {text!r}"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if "skip" in json.loads((c / "expect.json").read_text())], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if "skip" in json.loads((c / "expect.json").read_text())],
+    ids=lambda p: p.name,
+)
 def test_bad_input_under_skip(case: Path, tmp_path: Path) -> None:
     expect: dict[str, Any] = json.loads((case / "expect.json").read_text())
     rejects = tmp_path / "rejects.jsonl"
     report = memshift.convert(
-        _input(case), tmp_path / "out.jsonl", src=expect["format"], dst="canonical",
-        src_options=expect.get("options"), on_error="skip", rejects=rejects, registry=_REG,
+        _input(case),
+        tmp_path / "out.jsonl",
+        src=expect["format"],
+        dst="canonical",
+        src_options=expect.get("options"),
+        on_error="skip",
+        rejects=rejects,
+        registry=_REG,
     )
     assert report.balanced, report.to_dict()
     assert report.rejected == expect["skip"]["rejected"]

@@ -32,8 +32,14 @@ def sample(tmp_path: Path) -> Path:
     path = tmp_path / "in.jsonl"
     t = datetime(2024, 1, 1, tzinfo=UTC)
     recs = [Conversation(id="c1", name="general")] + [
-        Message(id=f"m{i}", conversation_id="c1", sender_id="U1", timestamp=t + timedelta(minutes=i), text=f"hi {i}",
-                reactions=(Reaction(emoji="tada"),) if i == 0 else ())
+        Message(
+            id=f"m{i}",
+            conversation_id="c1",
+            sender_id="U1",
+            timestamp=t + timedelta(minutes=i),
+            text=f"hi {i}",
+            reactions=(Reaction(emoji="tada"),) if i == 0 else (),
+        )
         for i in range(5)
     ]
     memshift.write(recs, path, "canonical")
@@ -57,7 +63,17 @@ def test_convert_and_summary(reg: Registry, sample: Path, tmp_path: Path) -> Non
 def test_data_error_is_one_line_exit_1(reg: Registry, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"memshift_schema": "1.0"}\n{"kind": "message", "id": "1"}\n')
-    code, out, err = run(reg, "convert", str(bad), "-f", "canonical", "-t", "canonical", "-o", str(tmp_path / "o.jsonl"))
+    code, out, err = run(
+        reg,
+        "convert",
+        str(bad),
+        "-f",
+        "canonical",
+        "-t",
+        "canonical",
+        "-o",
+        str(tmp_path / "o.jsonl"),
+    )
     assert code == 1
     assert err.startswith("memshift: error: ") and err.count("\n") == 1, err
     assert "bad.jsonl: line 2: conversation_id: Field required" in err
@@ -68,7 +84,11 @@ def test_data_error_is_one_line_exit_1(reg: Registry, tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(reg: Registry, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind": "message", "id": "1"}\n')
-    result = CliRunner().invoke(cli, ["--debug", "convert", str(bad), "-f", "canonical", "-t", "canonical", "-o", "-"], obj={"registry": reg})
+    result = CliRunner().invoke(
+        cli,
+        ["--debug", "convert", str(bad), "-f", "canonical", "-t", "canonical", "-o", "-"],
+        obj={"registry": reg},
+    )
     assert result.exception is not None and result.exit_code != 0
 
 
@@ -77,15 +97,31 @@ def test_usage_errors_exit_2(reg: Registry, sample: Path) -> None:
     assert code == 2 and "Did you mean 'canonical'" in err
     code, _, err = run(reg, "convert", str(sample), "-t", "canonical", "-o", "-", "-O", "nope=1")
     assert code == 2 and "unknown option 'nope'" in err and "canonical.header" in err
-    code, _, err = run(reg, "convert", str(sample), "-t", "canonical", "-o", "-", "--on-error", "maybe")
+    code, _, err = run(
+        reg, "convert", str(sample), "-t", "canonical", "-o", "-", "--on-error", "maybe"
+    )
     assert code == 2
 
 
 def test_skip_defaults_rejects_beside_output(reg: Registry, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"kind": "conversation", "id": "c"}\n{"kind": "message", "id": "1"}\n{"kind": "message", "id": "2", "conversation_id": "c"}\n')
+    bad.write_text(
+        '{"kind": "conversation", "id": "c"}\n{"kind": "message", "id": "1"}\n{"kind": "message", "id": "2", "conversation_id": "c"}\n'
+    )
     out = tmp_path / "out.jsonl"
-    code, _, err = run(reg, "convert", str(bad), "-f", "canonical", "-t", "canonical", "-o", str(out), "--on-error", "skip")
+    code, _, err = run(
+        reg,
+        "convert",
+        str(bad),
+        "-f",
+        "canonical",
+        "-t",
+        "canonical",
+        "-o",
+        str(out),
+        "--on-error",
+        "skip",
+    )
     assert code == 0, err
     assert "rejected 1" in err
     assert (tmp_path / "out.jsonl.rejects.jsonl").read_text().count("\n") == 1
@@ -97,7 +133,9 @@ def test_stdout_output(reg: Registry, sample: Path) -> None:
 
 
 def test_option_routing() -> None:
-    r, w = split_options(["a=1", "dst.b=true", "both=x"], {"a", "both"}, {"b", "both"}, "slack", "everos")
+    r, w = split_options(
+        ["a=1", "dst.b=true", "both=x"], {"a", "both"}, {"b", "both"}, "slack", "everos"
+    )
     assert r == {"a": 1, "both": "x"} and w == {"b": True, "both": "x"}
     r, w = split_options(["slack.both=[1,2]"], {"both"}, {"both"}, "slack", "everos")
     assert r == {"both": [1, 2]} and w == {}
@@ -144,7 +182,9 @@ def test_validate_verb(reg: Registry, sample: Path, tmp_path: Path) -> None:
 
 
 def test_transform_flags(reg: Registry, sample: Path) -> None:
-    code, _, err = run(reg, "convert", str(sample), "-t", "canonical", "-o", "-", "--since", "2024-01-01T00:02:00")
+    code, _, err = run(
+        reg, "convert", str(sample), "-t", "canonical", "-o", "-", "--since", "2024-01-01T00:02:00"
+    )
     assert code == 0, err
     assert "filtered 2: messages outside the date range (widen --since/--until)" in err
 
@@ -177,5 +217,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "memshift", "--version"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "memshift", "--version"], capture_output=True, text=True
+    )
     assert proc.returncode == 0 and memshift.__version__ in proc.stdout

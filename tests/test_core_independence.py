@@ -47,5 +47,9 @@ def test_every_adapter_package_has_an_entry_point_and_vice_versa() -> None:
 
 def test_adapters_package_init_has_no_registration_side_effects() -> None:
     init = (ROOT / "adapters" / "memshift_adapters" / "__init__.py").read_text()
-    code = [line for line in init.splitlines() if line.strip() and not line.strip().startswith(("#", '"'))]
+    code = [
+        line
+        for line in init.splitlines()
+        if line.strip() and not line.strip().startswith(("#", '"'))
+    ]
     assert all(line.startswith(("entry", "exactly")) or "import" not in line for line in code)

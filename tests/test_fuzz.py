@@ -63,7 +63,20 @@ def _get(obj: Any, path: tuple[Any, ...]) -> Any:
     return obj
 
 
-SWAPS: list[Any] = [None, 0, -1, 1e308, "", "x", [], {}, True, "1.5e999", "2024-13-45T99:99:99", 2**70]
+SWAPS: list[Any] = [
+    None,
+    0,
+    -1,
+    1e308,
+    "",
+    "x",
+    [],
+    {},
+    True,
+    "1.5e999",
+    "2024-13-45T99:99:99",
+    2**70,
+]
 
 
 @st.composite
@@ -107,11 +120,16 @@ def mutated(draw: st.DrawFn, fmt: str) -> dict[str, bytes]:
 def test_readers_only_raise_memshift_errors(fmt: str, on_error: str) -> None:
     adapter = _REG.get(fmt, "read")
 
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
     @given(mutated(fmt))
     def check(members: dict[str, bytes]) -> None:
         if len(members) == 1:
-            (name, data), = members.items()
+            ((name, data),) = members.items()
             import io
 
             source = Source("stream", name, stream=io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]

@@ -31,11 +31,24 @@ def _digest(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("dst", WRITERS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_convert_everything_to_everything(case: golden.GoldenCase, dst: str, tmp_path: Path) -> None:
+def test_convert_everything_to_everything(
+    case: golden.GoldenCase, dst: str, tmp_path: Path
+) -> None:
     layout = _REG.adapter_class(dst).output_layout
-    outs = [tmp_path / ("a" if layout == "dir" else "a.out"), tmp_path / ("b" if layout == "dir" else "b.out")]
+    outs = [
+        tmp_path / ("a" if layout == "dir" else "a.out"),
+        tmp_path / ("b" if layout == "dir" else "b.out"),
+    ]
     reports = [
-        memshift.convert(case.input, out, src=case.format, dst=dst, src_options=case.options, on_loss="ignore", registry=_REG)
+        memshift.convert(
+            case.input,
+            out,
+            src=case.format,
+            dst=dst,
+            src_options=case.options,
+            on_loss="ignore",
+            registry=_REG,
+        )
         for out in outs
     ]
     report = reports[0]

@@ -28,7 +28,16 @@ def reg() -> Registry:
 
 
 def msgs(n: int, **extra: Any) -> list[dict[str, Any]]:
-    return [{"id": f"m{i}", "ts": 1_700_000_000_000 + (n - i) * 1000, "user": "U1", "text": f"t{i}", **extra} for i in range(n)]
+    return [
+        {
+            "id": f"m{i}",
+            "ts": 1_700_000_000_000 + (n - i) * 1000,
+            "user": "U1",
+            "text": f"t{i}",
+            **extra,
+        }
+        for i in range(n)
+    ]
 
 
 def test_objects_source_to_memory(reg: Registry) -> None:
@@ -47,7 +56,9 @@ def test_reader_is_pulled_lazily(reg: Registry) -> None:
 
 
 def test_events_are_filtered_and_counted(reg: Registry) -> None:
-    data = msgs(2) + [{"id": "e", "ts": 1_600_000_000_000, "user": "U1", "text": "joined", "event": True}]
+    data = msgs(2) + [
+        {"id": "e", "ts": 1_600_000_000_000, "user": "U1", "text": "joined", "event": True}
+    ]
     docs = memshift.convert(data, src="chat", dst="chat", registry=reg)
     assert docs.report.filtered == {"events (--include-events)": 1}
     assert docs.report.balanced
@@ -56,14 +67,18 @@ def test_events_are_filtered_and_counted(reg: Registry) -> None:
 
 
 def test_losses_are_reported_by_field(reg: Registry) -> None:
-    docs = memshift.convert(msgs(3, reactions=["tada"]), src="chat", dst="chat", registry=reg, on_loss="ignore")
+    docs = memshift.convert(
+        msgs(3, reactions=["tada"]), src="chat", dst="chat", registry=reg, on_loss="ignore"
+    )
     assert docs.report.losses["reactions"].count == 3
 
 
 def test_on_loss_raise_leaves_no_output(reg: Registry, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(LossError, match="reactions: 3 record"):
-        memshift.convert(msgs(3, reactions=["x"]), out, src="chat", dst="chat", registry=reg, on_loss="raise")
+        memshift.convert(
+            msgs(3, reactions=["x"]), out, src="chat", dst="chat", registry=reg, on_loss="raise"
+        )
     assert not out.exists()
 
 
@@ -82,7 +97,15 @@ def test_skip_writes_rejects_and_balances(reg: Registry, tmp_path: Path) -> None
     bad[1]["ts"] = "abc"
     del bad[2]["ts"]
     rejects = tmp_path / "rejects.jsonl"
-    report = memshift.convert(bad, tmp_path / "out", src="chat", dst="chat", registry=reg, on_error="skip", rejects=rejects)
+    report = memshift.convert(
+        bad,
+        tmp_path / "out",
+        src="chat",
+        dst="chat",
+        registry=reg,
+        on_error="skip",
+        rejects=rejects,
+    )
     assert report.rejected == 2 and report.written == 2 and report.read == 4 and report.balanced
     lines = rejects.read_text().splitlines()
     assert len(lines) == 2 and '"path":"[1].ts"' in lines[0] and '"record":' in lines[0]
@@ -93,7 +116,9 @@ def test_failure_midway_removes_staged_files(reg: Registry, tmp_path: Path) -> N
     out.mkdir()
     (out / "keep.txt").write_text("user data")
     with pytest.raises(ReadError):
-        memshift.convert(msgs(10), out, src="chat", dst="chat", src_options={"fail_at": 5}, registry=reg)
+        memshift.convert(
+            msgs(10), out, src="chat", dst="chat", src_options={"fail_at": 5}, registry=reg
+        )
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
@@ -115,7 +140,9 @@ def test_unknown_option_is_a_usage_error(reg: Registry) -> None:
 def test_two_runs_are_byte_identical(reg: Registry, tmp_path: Path) -> None:
     memshift.convert(msgs(50), tmp_path / "a", src="chat", dst="chat", registry=reg)
     memshift.convert(msgs(50), tmp_path / "b", src="chat", dst="chat", registry=reg)
-    assert (tmp_path / "a" / "chan.json").read_bytes() == (tmp_path / "b" / "chan.json").read_bytes()
+    assert (tmp_path / "a" / "chan.json").read_bytes() == (
+        tmp_path / "b" / "chan.json"
+    ).read_bytes()
 
 
 # -- bounded-memory ordering -------------------------------------------------------------------------
@@ -131,7 +158,13 @@ def _stream(n: int, seed: int = 7) -> list[AnyRecord]:
         out.append(Conversation(id=f"c{c}"))
         for i in range(n):
             secs = rnd.randrange(0, 10_000)
-            out.append(Message(id=f"c{c}-{i}", conversation_id=f"c{c}", timestamp=base + timedelta(seconds=secs)))
+            out.append(
+                Message(
+                    id=f"c{c}-{i}",
+                    conversation_id=f"c{c}",
+                    timestamp=base + timedelta(seconds=secs),
+                )
+            )
     return out
 
 
@@ -144,7 +177,9 @@ def test_sort_spills_to_disk_with_tiny_threshold(tmp_path: Path) -> None:
     for rec in records:
         if isinstance(rec, Conversation):
             expected.append(rec)
-            conv_msgs = [m for m in records if isinstance(m, Message) and m.conversation_id == rec.id]
+            conv_msgs = [
+                m for m in records if isinstance(m, Message) and m.conversation_id == rec.id
+            ]
             expected.extend(sorted(conv_msgs, key=lambda m: m.timestamp or datetime.min))  # stable
     assert got == expected
     assert list(tmp_path.iterdir()) == []  # runs removed
@@ -153,8 +188,12 @@ def test_sort_spills_to_disk_with_tiny_threshold(tmp_path: Path) -> None:
 def test_sort_spill_gives_the_same_bytes_as_in_memory(reg: Registry, tmp_path: Path) -> None:
     data = msgs(300)
     memshift.convert(data, tmp_path / "mem", src="chat", dst="chat", registry=reg)
-    memshift.convert(data, tmp_path / "spill", src="chat", dst="chat", registry=reg, sort_threshold=4)
-    assert (tmp_path / "mem" / "chan.json").read_bytes() == (tmp_path / "spill" / "chan.json").read_bytes()
+    memshift.convert(
+        data, tmp_path / "spill", src="chat", dst="chat", registry=reg, sort_threshold=4
+    )
+    assert (tmp_path / "mem" / "chan.json").read_bytes() == (
+        tmp_path / "spill" / "chan.json"
+    ).read_bytes()
 
 
 def test_sort_keeps_undated_messages_in_place() -> None:
@@ -180,7 +219,15 @@ def _three_docs() -> dict[str, bytes]:
     from memshift import jsonio
 
     return {
-        f"{c}.json": jsonio.dumps({"id": c, "messages": [{"id": f"{c}{i}", "ts": 1_700_000_000_000 + i, "user": "U", "text": "x"} for i in range(3)]})
+        f"{c}.json": jsonio.dumps(
+            {
+                "id": c,
+                "messages": [
+                    {"id": f"{c}{i}", "ts": 1_700_000_000_000 + i, "user": "U", "text": "x"}
+                    for i in range(3)
+                ],
+            }
+        )
         for c in ("a", "b", "c")
     }
 
@@ -195,7 +242,15 @@ def test_resume_continues_after_an_interrupted_run(reg: Registry, tmp_path: Path
             yield rec
 
     with pytest.raises(KeyboardInterrupt):
-        memshift.convert(_three_docs(), out, src="chat", dst="chat", registry=reg, resume=True, transforms=[kill_at_c])
+        memshift.convert(
+            _three_docs(),
+            out,
+            src="chat",
+            dst="chat",
+            registry=reg,
+            resume=True,
+            transforms=[kill_at_c],
+        )
     assert sorted(p.name for p in out.iterdir()) == [".memshift-manifest.jsonl", "a.json", "b.json"]
     before = (out / "a.json").stat().st_mtime_ns
     report = memshift.convert(_three_docs(), out, src="chat", dst="chat", registry=reg, resume=True)
@@ -203,7 +258,12 @@ def test_resume_continues_after_an_interrupted_run(reg: Registry, tmp_path: Path
     assert "c.json" in [Path(o).name for o in report.outputs]
     assert report.written == 3 and report.balanced
     assert (out / "a.json").stat().st_mtime_ns == before
-    assert sorted(p.name for p in out.iterdir()) == [".memshift-manifest.jsonl", "a.json", "b.json", "c.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".memshift-manifest.jsonl",
+        "a.json",
+        "b.json",
+        "c.json",
+    ]
     lines = (out / ".memshift-manifest.jsonl").read_text().splitlines()
     assert '"complete":true' in lines[-1] and len(lines) == 5
     fresh = tmp_path / "fresh"
@@ -225,7 +285,9 @@ def test_resume_refuses_non_resumable_writers(reg: Registry, tmp_path: Path) -> 
     from memshift.errors import UsageError
 
     with pytest.raises(UsageError, match="not resumable"):
-        memshift.convert(msgs(2), tmp_path / "x.jsonl", src="chat", dst="canonical", registry=reg, resume=True)
+        memshift.convert(
+            msgs(2), tmp_path / "x.jsonl", src="chat", dst="canonical", registry=reg, resume=True
+        )
 
 
 # -- several inputs, --jobs ----------------------------------------------------------------------------
@@ -238,7 +300,14 @@ def test_jobs_output_is_byte_identical(tmp_path: Path) -> None:
     for i in range(4):
         path = tmp_path / f"in{i}.jsonl"
         recs: list[AnyRecord] = [Conversation(id=f"c{i % 2}", name="same name")]
-        recs += [Message(id=f"m{i}-{j}", conversation_id=f"c{i % 2}", timestamp=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=j)) for j in range(20)]
+        recs += [
+            Message(
+                id=f"m{i}-{j}",
+                conversation_id=f"c{i % 2}",
+                timestamp=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=j),
+            )
+            for j in range(20)
+        ]
         memshift.write(recs, path, "canonical")
         inputs.append(path)
     r1 = convert_many(inputs, tmp_path / "one.jsonl", src="canonical", dst="canonical", jobs=1)

@@ -43,17 +43,26 @@ def _clear_utf8_flags(raw: bytes) -> bytes:
 
 
 def test_zip_members_are_listed_and_read_in_place(tmp_path: Path) -> None:
-    z = make_zip(tmp_path / "a.zip", {"export/users.json": b"[]", "export/general/2024-01-01.json": b"[1]"})
+    z = make_zip(
+        tmp_path / "a.zip", {"export/users.json": b"[]", "export/general/2024-01-01.json": b"[1]"}
+    )
     with open_source(z) as src:
         assert src.kind == "zip"
-        assert src.members() == ["general/2024-01-01.json", "users.json"]  # enclosing folder stripped
+        assert src.members() == [
+            "general/2024-01-01.json",
+            "users.json",
+        ]  # enclosing folder stripped
         with src.open("general/2024-01-01.json") as fh:
             assert fh.read() == b"[1]"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]  # nothing extracted
 
 
 def test_utf8_names_without_flag_are_decoded(tmp_path: Path) -> None:
-    z = make_zip(tmp_path / "u.zip", {"café/2024-01-01.json": b"[]", "日本語/2024-01-01.json": b"[]"}, utf8_flag=False)
+    z = make_zip(
+        tmp_path / "u.zip",
+        {"café/2024-01-01.json": b"[]", "日本語/2024-01-01.json": b"[]"},
+        utf8_flag=False,
+    )
     with zipfile.ZipFile(z) as zf:
         assert all(not (i.flag_bits & 0x800) for i in zf.infolist())
         assert "café/2024-01-01.json" not in zf.namelist()  # zipfile alone gets it wrong
@@ -61,7 +70,9 @@ def test_utf8_names_without_flag_are_decoded(tmp_path: Path) -> None:
         assert src.members() == ["café/2024-01-01.json", "日本語/2024-01-01.json"]
 
 
-@pytest.mark.parametrize("name", ["../evil.json", "/etc/passwd", "a/../../b.json", "C:/x.json", "..\\win.json"])
+@pytest.mark.parametrize(
+    "name", ["../evil.json", "/etc/passwd", "a/../../b.json", "C:/x.json", "..\\win.json"]
+)
 def test_zip_slip_is_refused(tmp_path: Path, name: str) -> None:
     z = make_zip(tmp_path / "slip.zip", {"ok.json": b"[]", name: b"[]"})
     with pytest.raises(UnsafeInputError, match="outside the archive"):

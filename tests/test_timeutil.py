@@ -31,7 +31,9 @@ def test_iso_offsets_and_long_fractions() -> None:
 def test_naive_needs_a_declared_zone() -> None:
     with pytest.raises(t.TimestampError, match="no timezone"):
         t.parse_iso("2024-03-01 10:00:00")
-    assert t.parse_iso("2024-03-01 10:00:00", naive_tz="UTC") == datetime(2024, 3, 1, 10, tzinfo=UTC)
+    assert t.parse_iso("2024-03-01 10:00:00", naive_tz="UTC") == datetime(
+        2024, 3, 1, 10, tzinfo=UTC
+    )
     assert t.parse_iso("2024-07-01 10:00:00", naive_tz="Europe/Berlin") == datetime(
         2024, 7, 1, 8, tzinfo=UTC
     )

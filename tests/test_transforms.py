@@ -24,8 +24,12 @@ def dump(tmp_path: Path, records: list[AnyRecord]) -> Path:
     return path
 
 
-def run(path: Path, *transforms: object, **kw: object) -> tuple[list[dict[str, object]], memshift.Report]:
-    docs = memshift.convert(path, None, src="canonical", dst="canonical", transforms=transforms, **kw)  # type: ignore[arg-type]
+def run(
+    path: Path, *transforms: object, **kw: object
+) -> tuple[list[dict[str, object]], memshift.Report]:
+    docs = memshift.convert(
+        path, None, src="canonical", dst="canonical", transforms=transforms, **kw
+    )  # type: ignore[arg-type]
     assert docs.report.balanced, docs.report.to_dict()
     return [d for d in docs if "kind" in d], docs.report
 
@@ -39,18 +43,58 @@ def chat(tmp_path: Path) -> Path:
     conv = Conversation(
         id="c1",
         name="general",
-        participants=(Participant(id="U1", name="Ann"), Participant(id="B1", name="CI", is_bot=True)),
+        participants=(
+            Participant(id="U1", name="Ann"),
+            Participant(id="B1", name="CI", is_bot=True),
+        ),
     )
     msgs = [
-        Message(id="root", conversation_id="c1", sender_id="U1", timestamp=day(-5), text="old root"),
-        Message(id="r1", conversation_id="c1", sender_id="U1", timestamp=day(-4), thread_id="root", text="old reply"),
-        Message(id="r2", conversation_id="c1", sender_id="U1", timestamp=day(1), thread_id="root", text="new reply"),
+        Message(
+            id="root", conversation_id="c1", sender_id="U1", timestamp=day(-5), text="old root"
+        ),
+        Message(
+            id="r1",
+            conversation_id="c1",
+            sender_id="U1",
+            timestamp=day(-4),
+            thread_id="root",
+            text="old reply",
+        ),
+        Message(
+            id="r2",
+            conversation_id="c1",
+            sender_id="U1",
+            timestamp=day(1),
+            thread_id="root",
+            text="new reply",
+        ),
         Message(id="solo-old", conversation_id="c1", sender_id="U1", timestamp=day(-3), text="old"),
         Message(id="bot", conversation_id="c1", sender_id="B1", timestamp=day(2), text="build ok"),
-        Message(id="bot2", conversation_id="c1", sender_id="X9", sender_is_bot=True, timestamp=day(2), text="hook"),
-        Message(id="join", conversation_id="c1", sender_id="U1", timestamp=day(3), type="event", text="joined"),
+        Message(
+            id="bot2",
+            conversation_id="c1",
+            sender_id="X9",
+            sender_is_bot=True,
+            timestamp=day(2),
+            text="hook",
+        ),
+        Message(
+            id="join",
+            conversation_id="c1",
+            sender_id="U1",
+            timestamp=day(3),
+            type="event",
+            text="joined",
+        ),
         Message(id="late-root", conversation_id="c1", sender_id="U1", timestamp=day(4), text="q?"),
-        Message(id="late-reply", conversation_id="c1", sender_id="U1", timestamp=day(40), thread_id="late-root", text="a"),
+        Message(
+            id="late-reply",
+            conversation_id="c1",
+            sender_id="U1",
+            timestamp=day(40),
+            thread_id="late-root",
+            text="a",
+        ),
         Message(id="after", conversation_id="c1", sender_id="U1", timestamp=day(41), text="later"),
     ]
     other = Conversation(id="c2", name="random")
@@ -86,7 +130,13 @@ def test_until_keeps_late_replies_of_threads_in_range(chat: Path) -> None:
 
 def test_date_range_needs_a_rereadable_input(chat: Path) -> None:
     with pytest.raises(UsageError, match="twice"):
-        memshift.convert(open(chat, "rb"), None, src="canonical", dst="canonical", transforms=[("date_range", {"since": "2024-01-01"})])
+        memshift.convert(
+            open(chat, "rb"),
+            None,
+            src="canonical",
+            dst="canonical",
+            transforms=[("date_range", {"since": "2024-01-01"})],
+        )
 
 
 def test_bad_transform_option() -> None:

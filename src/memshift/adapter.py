@@ -60,7 +60,7 @@ class Options(BaseModel):
 
 
 class Sniff(NamedTuple):
-    """How sure an adapter is that a source is its format, and why (shown by ``memshift detect``)."""
+    """How sure an adapter is that a source is its format, and why (``memshift detect``)."""
 
     confidence: float
     reason: str = ""
@@ -295,9 +295,8 @@ def detect_losses(record: AnyRecord, features: frozenset[Feature], namespace: st
             lost.append("categories")
         if record.metadata and Feature.METADATA not in f:
             lost.append("metadata")
-    elif isinstance(record, Conversation):
-        if record.description and Feature.DESCRIPTIONS not in f:
-            lost.append("description")
+    elif isinstance(record, Conversation) and record.description and Feature.DESCRIPTIONS not in f:
+        lost.append("description")
     if record.extensions and namespace != "*":
         prefix = namespace + ":"
         for key in record.extensions:

@@ -54,7 +54,7 @@ def _errors(debug: bool) -> Iterator[None]:
 
 
 def parse_option_value(text: str) -> Any:
-    """``-O key=value`` values: JSON when it parses (numbers, true/false, lists), else the string."""
+    """``-O key=value`` values: JSON when it parses (numbers, booleans, lists), else the string."""
     try:
         return jsonio.loads(text)
     except Exception:
@@ -246,7 +246,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     "--rejects",
     type=click.Path(dir_okay=False),
     default=None,
-    help="JSON Lines file for rejected records (default with --on-error skip: OUTPUT.rejects.jsonl).",
+    help="JSON Lines file for rejected records (default with --on-error skip: "
+    "OUTPUT.rejects.jsonl).",
 )
 @click.option(
     "--include-events", is_flag=True, help="Keep joins, pins and calls in chat destinations."
@@ -431,7 +432,9 @@ def formats(ctx: click.Context, as_json: bool) -> None:
                     "yes" if info.can_read else "-",
                     "yes" if info.can_write else "-",
                     info.provider,
-                    "everything" if len(info.features) == len(Feature) else ", ".join(info.features),
+                    "everything"
+                    if len(info.features) == len(Feature)
+                    else ", ".join(info.features),
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -465,7 +468,8 @@ def detect(ctx: click.Context, input: str) -> None:
         click.echo(f"{best.name}  confidence {best.confidence:.2f}  ({best.reason})")
         for other in found[1:4]:
             click.echo(
-                f"  also possible: {other.name}  confidence {other.confidence:.2f}  ({other.reason})"
+                f"  also possible: {other.name}  "
+                f"confidence {other.confidence:.2f}  ({other.reason})"
             )
 
 
@@ -511,10 +515,13 @@ def inspect(
     with _errors(ctx.obj["debug"]):
         reg = _registry(ctx)
         with open_source(input) as source:
-            src_name = reg.resolve(src) if src else (reg.detect(source) or [None])[0]
-            if src_name is None:
-                raise UsageError(f"{input}: cannot tell the format; name it with --from")
-            name = src_name if isinstance(src_name, str) else src_name.name
+            if src:
+                name = reg.resolve(src)
+            else:
+                found = reg.detect(source)
+                if not found:
+                    raise UsageError(f"{input}: cannot tell the format; name it with --from")
+                name = found[0].name
             reader = reg.get(name, "read")
             writer: Adapter | None = reg.get(dst, "write") if dst else None
             ropts, _ = split_options(options, set(reader.ReadOptions.model_fields), set(), name, "")

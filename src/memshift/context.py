@@ -1,8 +1,9 @@
 """Per-run bookkeeping: counts, losses, rejects and warnings.
 
-A :class:`Context` travels with one conversion. Readers and writers report to it instead of printing
-or raising directly, so the same adapter code obeys ``on_error``/``on_loss`` policies it knows nothing
-about, and the final :class:`Report` can prove ``read = written + filtered + rejected``.
+A :class:`Context` travels with one conversion. Readers and writers report to it instead of
+printing or raising directly, so the same adapter code obeys ``on_error``/``on_loss`` policies it
+knows nothing about, and the final :class:`Report` can prove
+``read = written + filtered + rejected``.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ class Context:
 
     def filtered(self, reason: str, count: int = 1) -> None:
         """A pipeline stage or transform dropped records the reader had yielded (already counted
-        as read). ``reason`` names the flag that would keep them: ``"events (--include-events)"``."""
+        as read). ``reason`` names the flag that would keep them:
+        ``"events (--include-events)"``."""
         self.report.filtered[reason] += count
 
     # -- what the destination cannot hold --------------------------------------------------------

@@ -151,7 +151,8 @@ class Message(_Frozen):
     sender_id: str | None = None
     sender_name: str | None = None
     #: Whether the sender is a bot or integration, when the source says so per message (Discord
-    #: ``author.isBot``, Slack ``bot_id``). Lets ``--exclude-bots`` work before participants are known.
+    #: ``author.isBot``, Slack ``bot_id``), so ``--exclude-bots`` works before participants are
+    #: known.
     sender_is_bot: bool | None = None
     timestamp: UTCDateTime | None = None
     timestamp_raw: str | int | float | None = None

@@ -41,8 +41,12 @@ def _merge_reports(reports: Sequence[Report]) -> Report:
         total.filtered.update(r.filtered)
         for name, loss in r.losses.items():
             prev = total.losses.get(name)
-            total.losses[name] = loss if prev is None else type(loss)(
-                name, prev.count + loss.count, prev.detail or loss.detail, prev.example
+            total.losses[name] = (
+                loss
+                if prev is None
+                else type(loss)(
+                    name, prev.count + loss.count, prev.detail or loss.detail, prev.example
+                )
             )
         for w in r.warnings:
             if w not in total.warnings:
@@ -101,8 +105,8 @@ def convert_many(
                 reports = [f.result() for f in futures]
         try:
             if layout == "dir":
-                for (_, out, _), report in zip(tasks, reports, strict=True):
-                    _merge_documents(sink, Path(out), report)
+                for (_, staged, _), report in zip(tasks, reports, strict=True):
+                    _merge_documents(sink, Path(staged), report)
             else:
                 _concatenate(sink, [Path(p) for r in reports for p in r.outputs])
         except BaseException:

@@ -23,7 +23,7 @@ from .errors import DetectionError, LossError, MemshiftError, OptionsError, Usag
 from .model import AnyRecord, Conversation, MemoryItem, Message
 from .ordering import DEFAULT_THRESHOLD, ConversationSorter
 from .registry import Detection, FormatInfo, Registry, default_registry
-from .sinks import open_sink
+from .sinks import Sink, open_sink
 from .sources import Source, open_source
 from .transforms import Transform
 
@@ -64,7 +64,8 @@ def _resolve_source_format(reg: Registry, source: Source, src: str | None) -> st
     best = found[0]
     if len(found) > 1 and found[1].confidence == best.confidence:
         raise DetectionError(
-            f"{source.label}: ambiguous format ({best.name} or {found[1].name}); name it with --from"
+            f"{source.label}: ambiguous format ({best.name} or {found[1].name}); "
+            "name it with --from"
         )
     return best.name
 

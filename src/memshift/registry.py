@@ -189,7 +189,7 @@ class Registry:
         return self._build()[self.resolve(name)][0]
 
     def get(self, name: str, direction: str | None = None) -> Adapter:
-        """An adapter instance by name or alias. ``direction`` ("read"/"write") checks capability."""
+        """An adapter instance by name or alias; ``direction`` ("read"/"write") checks it can."""
         cls = self.adapter_class(name)
         if direction == "read" and not cls.can_read():
             raise CapabilityError(cls.name, "read")

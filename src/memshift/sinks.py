@@ -276,7 +276,9 @@ class Sink:
             directory = self.path.parent
             directory.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and not self.overwrite:
-                raise OutputError("exists (remove it, or drop --no-overwrite)", Location(str(self.path)))
+                raise OutputError(
+                    "exists (remove it, or drop --no-overwrite)", Location(str(self.path))
+                )
             fd, tmp = tempfile.mkstemp(
                 prefix=f".{self.path.name}.", suffix=".memshift-tmp", dir=directory
             )
@@ -312,7 +314,9 @@ class Sink:
             fh.write(jsonio.dumps_line({"memshift_manifest": 1, **self.manifest_header}))
             for entry in self._manifest_entries():
                 fh.write(jsonio.dumps_line(entry))
-            fh.write(jsonio.dumps_line({"complete": True, "documents": len(self._manifest_entries())}))
+            fh.write(
+                jsonio.dumps_line({"complete": True, "documents": len(self._manifest_entries())})
+            )
         os.replace(tmp, final)
 
     # -- resume ---------------------------------------------------------------------------------

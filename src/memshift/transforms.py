@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from .adapter import Options
+from .adapter import Options as _Options
 from .context import Context, describe_exception
 from .errors import OptionsError
 from .model import AnyRecord
@@ -29,12 +29,12 @@ class Transform:
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    Options: ClassVar[type[Options]] = Options
+    Options: ClassVar[type[_Options]] = _Options
     #: True when :meth:`prepass` must see every record before :meth:`apply` runs.
     needs_prepass: ClassVar[bool] = False
 
-    def __init__(self, options: Mapping[str, Any] | Options | None = None) -> None:
-        if isinstance(options, Options):
+    def __init__(self, options: Mapping[str, Any] | _Options | None = None) -> None:
+        if isinstance(options, _Options):
             self.options: Any = options
         else:
             try:

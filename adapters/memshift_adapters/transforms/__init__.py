@@ -110,13 +110,15 @@ class DateRange(Transform):
 
     def prepass(self, records: Iterable[AnyRecord]) -> None:
         for record in records:
-            if isinstance(record, Message) and record.thread_id and self._in_range(record.timestamp):
+            if (
+                isinstance(record, Message)
+                and record.thread_id
+                and self._in_range(record.timestamp)
+            ):
                 self._touched.add((record.conversation_id, record.thread_id))
 
     @staticmethod
-    def _with_note(
-        records: Iterable[AnyRecord], ctx: Context, count: Any
-    ) -> Iterator[AnyRecord]:
+    def _with_note(records: Iterable[AnyRecord], ctx: Context, count: Any) -> Iterator[AnyRecord]:
         yield from records
         if count():
             ctx.note("date_range_kept_for_threads", count())
@@ -125,7 +127,7 @@ class DateRange(Transform):
         touched = self._touched
         active: set[tuple[str, str]] = set()
         kept_for_threads = 0
-        for record in self._with_note(records, ctx, lambda: kept_for_threads):
+        for record in self._with_note(records, ctx, lambda: kept_for_threads):  # noqa: B023
             if isinstance(record, Message):
                 cid = record.conversation_id
                 if self._in_range(record.timestamp):
@@ -133,9 +135,8 @@ class DateRange(Transform):
                     yield record
                     continue
                 thread = record.thread_id
-                if (
-                    (cid, record.id) in touched
-                    or (thread is not None and ((cid, thread) in touched or (cid, thread) in active))
+                if (cid, record.id) in touched or (
+                    thread is not None and ((cid, thread) in touched or (cid, thread) in active)
                 ):
                     kept_for_threads += 1
                     yield record
@@ -158,7 +159,9 @@ class SelectOptions(Options):
 
 
 def _matches(patterns: tuple[str, ...], *values: str | None) -> bool:
-    return any(v is not None and fnmatchcase(v.lower(), p.lower()) for p in patterns for v in values)
+    return any(
+        v is not None and fnmatchcase(v.lower(), p.lower()) for p in patterns for v in values
+    )
 
 
 class Select(Transform):
@@ -186,13 +189,17 @@ class Select(Transform):
                     continue
             elif isinstance(record, MemoryItem) and people:
                 scope = record.scope
-                if not _matches(people, scope.user_id, scope.agent_id, scope.run_id, scope.group_id):
+                if not _matches(
+                    people, scope.user_id, scope.agent_id, scope.run_id, scope.group_id
+                ):
                     ctx.filtered("memory items of participants not selected (--participant)")
                     continue
             yield record
 
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}(?!\w)"
 )

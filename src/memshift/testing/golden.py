@@ -3,7 +3,7 @@ reader must produce from it (``expected.jsonl``).
 
 A case directory contains:
 
-* ``input`` or ``input.<ext>``: a file, a directory, or a zip, exactly as the source system makes it;
+* ``input`` or ``input.<ext>``: a file, a directory, or a zip, as the source system makes it;
 * ``expected.jsonl``: the records the reader yields, written by the ``canonical`` adapter;
 * ``options.json`` (optional): read options for this case;
 * ``report.json`` (optional): counts the conversion report must show

@@ -74,7 +74,8 @@ def _diff(expected: list[AnyRecord], actual: list[AnyRecord]) -> str:
             fields = sorted(k for k in ed.keys() | ad.keys() if ed.get(k) != ad.get(k))
             for f in fields[:6]:
                 lines.append(
-                    f"  record {i} ({ed.get('kind')} {ed.get('id')}): {f}: {ed.get(f)!r} != {ad.get(f)!r}"
+                    f"  record {i} ({ed.get('kind')} {ed.get('id')}): "
+                    f"{f}: {ed.get(f)!r} != {ad.get(f)!r}"
                 )
             break
     return "\n".join(lines)
