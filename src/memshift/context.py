@@ -156,6 +156,12 @@ class Context:
         ``"events (--include-events)"``."""
         self.report.filtered[reason] += count
 
+    def dropped(self, reason: str, count: int = 1) -> None:
+        """A writer left records out because its format cannot hold them at all (a tool call in
+        a format without tool calls). They count as filtered, not written."""
+        self.report.filtered[reason] += count
+        self.write_dropped += count
+
     # -- what the destination cannot hold --------------------------------------------------------
 
     def loss(

@@ -68,9 +68,15 @@ def skip_bom(fh: IO[bytes]) -> IO[bytes]:
 
 
 def _json_error(exc: Exception, location: Location) -> ReadError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    raw = exc.args[0] if exc.args else ""
+    if isinstance(raw, bytes):  # yajl reports its messages as bytes
+        raw = raw.decode("utf-8", "replace")
+    raw = str(raw).strip()
+    text = raw.splitlines()[0] if raw else type(exc).__name__
     if isinstance(exc, UnicodeDecodeError):
         text = f"not valid UTF-8 at byte {exc.start}"
+    elif "invalid bytes in UTF8" in raw:
+        text = "not valid UTF-8"
     elif "premature EOF" in text or "Incomplete JSON" in text:
         text = "truncated JSON (the file ends in the middle of a value)"
     return ReadError(f"invalid JSON: {text}", location)

@@ -128,6 +128,37 @@ class AdapterConformance:
             assert case.expected_path.exists(), f"{case.id}: expected.jsonl is missing"
             assert golden.read_case(case, self.registry()) == golden.load_expected(case), case.id
 
+    def test_golden_round_trip(self) -> None:
+        """Each golden case's records survive a trip through the format (projected)."""
+        if self.fixtures is None:
+            return
+        from memshift.testing.roundtrip import write_read
+
+        adapter = self.adapter()
+        if not adapter.can_write():
+            return
+        for case in golden.find_cases(self.fixtures, self.format):
+            expected = adapter.project(golden.load_expected(case))
+            assert write_read(self.format, expected, registry=self.registry()) == expected, case.id
+
+    def test_golden_reports_balance(self) -> None:
+        """Converting each golden case accounts for every record: read = written + filtered +
+        rejected, and any counts in the case's report.json match."""
+        if self.fixtures is None:
+            return
+        import memshift
+
+        for case in golden.find_cases(self.fixtures, self.format):
+            docs = memshift.convert(
+                case.input, None, src=self.format, dst="canonical",
+                src_options=case.options, registry=self.registry(),
+            )
+            assert docs.report.balanced, (case.id, docs.report.to_dict())
+            want = case.expected_report or {}
+            got = docs.report.to_dict()
+            for key, value in want.items():
+                assert got[key] == value, f"{case.id}: report[{key}] = {got[key]!r} != {value!r}"
+
     def test_detects_fixtures(self) -> None:
         if self.fixtures is None:
             return
