@@ -79,7 +79,10 @@ def from_epoch_seconds(value: float | int | str) -> datetime:
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise TimestampError(f"not a Unix timestamp: {value!r}")
-        micros = round(value * 1_000_000)
+        try:
+            micros = round(value * 1_000_000)
+        except OverflowError:
+            raise TimestampError(f"timestamp out of range: {value!r}") from None
     else:
         raise TimestampError(f"not a Unix timestamp: {value!r}")
     try:
