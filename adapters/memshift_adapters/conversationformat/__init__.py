@@ -17,13 +17,13 @@ from pydantic import field_validator
 
 from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsonio, timeutil
 from memshift.errors import ReadError
+from memshift.jsondoc import Reopener, scan_header
 from memshift.model import AnyRecord, Conversation, Message, Participant, UTCDateTime
 from memshift.sinks import Sink
 from memshift.sources import Source
 
 from . import _read, _write
 from ._common import NS, create_time, derived_type, participant_role
-from ._jsondoc import Reopener, scan_header
 from ._validate import Checker, check_messages, validate_document
 
 __all__ = ["ConversationFormatAdapter", "validate_document"]

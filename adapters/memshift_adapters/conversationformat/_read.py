@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from memshift import Context, jsonio, timeutil
 from memshift.errors import Location, ReadError
+from memshift.jsondoc import MISSING, Reopener, find_member, scan_header
 from memshift.model import AnyRecord, Attachment, Conversation, Message, Participant
 from memshift.sources import Source
 
@@ -29,7 +30,6 @@ from ._common import (
     media_type,
     parse_message_extra,
 )
-from ._jsondoc import MISSING, Reopener, find_member, scan_header
 
 LIST_KEY = "conversation_list"
 TOP_KEYS = frozenset({"version", LIST_KEY, *META_KEY.values()})

@@ -9,6 +9,7 @@ from typing import Any
 
 from memshift import Context, jsonio, timeutil
 from memshift.errors import Location, ReadError
+from memshift.jsondoc import Reopener, scan_header
 from memshift.model import AnyRecord, Conversation, Message, Participant
 from memshift.sources import Source
 
@@ -18,7 +19,6 @@ from ._common import (
     parse_timestamp,
     plain_text_items,
 )
-from ._jsondoc import Reopener, scan_header
 
 NS = "everos:"
 #: Top-level members each kind of document spells itself; the others travel in "everos:fields".

@@ -13,12 +13,11 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, timeutil
+from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsondoc, timeutil
 from memshift.model import AnyRecord, Conversation, MemoryItem, Message, Scope
 from memshift.sinks import Sink
 from memshift.sources import Source
 
-from . import _jsonsrc
 from ._read import LIST_KEYS, Mem0Reader
 from ._shared import (
     NOT_GENERIC,
@@ -111,7 +110,7 @@ class Mem0Adapter(Adapter):
     def sniff(self, source: Source) -> Sniff:
         if source.kind == "objects":
             return Sniff(0.0)
-        names = _jsonsrc.json_members(source) if source.is_container else [None]
+        names = jsondoc.json_members(source) if source.is_container else [None]
         for member in names[:3]:
             head = source.head(65536, member)
             name = member or source.label
@@ -248,7 +247,7 @@ def _project_memory(item: MemoryItem, fallback_user: str | None) -> MemoryItem |
 
 
 def _sniff_head(head: bytes, name: str | None) -> Sniff:
-    found = _jsonsrc.peek(head, name, LIST_KEYS)
+    found = jsondoc.peek(head, name, LIST_KEYS)
     first = found.first
     if not isinstance(first, dict) or "kind" in first:
         return Sniff(0.0)

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from memshift import Context, timeutil
+from memshift import Context, jsondoc, timeutil
 from memshift.errors import Location
 from memshift.model import AnyRecord, Conversation, MemoryItem, Message, Scope
 from memshift.sources import Source
 
-from . import _jsonsrc
 from ._shared import (
     PAYLOAD_KEYS,
     RAW_CREATED,
@@ -96,16 +95,16 @@ class Mem0Reader:
         self.counts: dict[str, int] = {}
 
     def records(self) -> Iterator[AnyRecord]:
-        for item in _jsonsrc.iter_json_items(self.source, LIST_KEYS):
+        for item in jsondoc.iter_json_items(self.source, LIST_KEYS):
             loc = self.source.location(item.member, item.path or None)
-            bad = _jsonsrc.bad_line(item)
+            bad = jsondoc.bad_line(item)
             if bad is not None:
                 self.ctx.reject(bad[0], bad[1], loc)
                 continue
             value = item.value
             if not isinstance(value, dict):
                 self.ctx.reject(
-                    value, f"expected a JSON object, found {_jsonsrc._kind_of(value)}", loc
+                    value, f"expected a JSON object, found {jsondoc.kind_of(value)}", loc
                 )
                 continue
             if "messages" in value:
@@ -143,7 +142,7 @@ class Mem0Reader:
         naive = self.opts.naive_timezone
         text = raw.get("memory")
         if not isinstance(text, str):
-            raise _Bad("memory", f"expected a string, found {_jsonsrc._kind_of(text)}")
+            raise _Bad("memory", f"expected a string, found {jsondoc.kind_of(text)}")
         scope = {k: _str_id(raw.get(k), k) for k in SCOPE_KEYS}
         ext: dict[str, Any] = {}
         for key, value in raw.items():
@@ -176,7 +175,7 @@ class Mem0Reader:
             cats = tuple(categories)
         metadata = raw.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
-            raise _Bad("metadata", f"expected an object, found {_jsonsrc._kind_of(metadata)}")
+            raise _Bad("metadata", f"expected an object, found {jsondoc.kind_of(metadata)}")
         mid = _str_id(raw.get("id"), "id")
         if mid is None or mid == "":
             mid = self._derived_memory_id(raw, scope)
@@ -226,7 +225,7 @@ class Mem0Reader:
             scope = {k: _str_id(raw.get(k), k) for k in SCOPE_KEYS}
             meta = raw.get("metadata") or {}
             if not isinstance(meta, dict):
-                raise _Bad("metadata", f"expected an object, found {_jsonsrc._kind_of(meta)}")
+                raise _Bad("metadata", f"expected an object, found {jsondoc.kind_of(meta)}")
         except _Bad as exc:
             self.ctx.reject(raw, str(exc), loc.child(_join(path, exc.field)))
             return
@@ -293,7 +292,7 @@ class Mem0Reader:
         stamp: int | None,
     ) -> Message:
         if not isinstance(msg, dict):
-            raise _Bad("", f"expected a message object, found {_jsonsrc._kind_of(msg)}")
+            raise _Bad("", f"expected a message object, found {jsondoc.kind_of(msg)}")
         role = msg.get("role")
         if not isinstance(role, str):
             raise _Bad("role", "missing role")

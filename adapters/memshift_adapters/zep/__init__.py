@@ -14,12 +14,11 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl
+from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsondoc
 from memshift.model import AnyRecord, Conversation, MemoryItem, Message, Scope
 from memshift.sinks import Sink
 from memshift.sources import Source
 
-from . import _jsonsrc
 from ._read import LIST_KEYS, ZepReader
 from ._shared import (
     DATA_TYPES,
@@ -125,7 +124,7 @@ class ZepAdapter(Adapter):
     def sniff(self, source: Source) -> Sniff:
         if source.kind == "objects":
             return Sniff(0.0)
-        names = _jsonsrc.json_members(source) if source.is_container else [None]
+        names = jsondoc.json_members(source) if source.is_container else [None]
         for member in names[:3]:
             found = _sniff_head(source.head(65536, member), member or source.label)
             if found.confidence:
@@ -274,7 +273,7 @@ _MESSAGE_MARKS = ("uuid", "processed", "reference_time", "thread_uuid", "created
 
 
 def _sniff_head(head: bytes, name: str | None) -> Sniff:
-    found = _jsonsrc.peek(head, name, LIST_KEYS)
+    found = jsondoc.peek(head, name, LIST_KEYS)
     first = found.first
     keys = set(found.keys)
     if isinstance(first, dict) and ("kind" in first or "author" in first or "mapping" in first):

@@ -9,12 +9,11 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from memshift import Context, timeutil
+from memshift import Context, jsondoc, timeutil
 from memshift.errors import Location
 from memshift.model import AnyRecord, Conversation, MemoryItem, Message, Scope, Triple
 from memshift.sources import Source
 
-from . import _jsonsrc
 from ._shared import (
     EXPIRED_EXT,
     MEMORY_TYPES,
@@ -60,7 +59,7 @@ class _Bad(Exception):
 
 
 def _kind(value: Any) -> str:
-    return _jsonsrc._kind_of(value)
+    return jsondoc.kind_of(value)
 
 
 def _opt_str(raw: dict[str, Any], key: str) -> str | None:
@@ -133,9 +132,9 @@ class ZepReader:
     # -- dispatch --------------------------------------------------------------------------------
 
     def records(self) -> Iterator[AnyRecord]:
-        for item in _jsonsrc.iter_json_items(self.source, LIST_KEYS):
+        for item in jsondoc.iter_json_items(self.source, LIST_KEYS):
             loc = self.source.location(item.member, item.path or None)
-            bad = _jsonsrc.bad_line(item)
+            bad = jsondoc.bad_line(item)
             if bad is not None:
                 self.ctx.reject(bad[0], bad[1], loc)
                 continue
@@ -217,13 +216,13 @@ class ZepReader:
         return stem if stem and not stem.startswith("<") else "thread"
 
     def _thread_chunk(
-        self, raw: dict[str, Any], item: _jsonsrc.Item, loc: Location
+        self, raw: dict[str, Any], item: jsondoc.Item, loc: Location
     ) -> Iterator[AnyRecord]:
         """One line of ``-O mode=messages`` output: ``{"thread_id", "messages": [...]}``."""
         context = {k: raw[k] for k in _THREAD_KEYS if k in raw}
         for i, msg in enumerate(raw["messages"]):
             path = f"{item.path}.messages[{i}]" if item.path else f"messages[{i}]"
-            sub = _jsonsrc.Item(msg, item.member, path, context)
+            sub = jsondoc.Item(msg, item.member, path, context)
             if not isinstance(msg, dict):
                 self.ctx.reject(
                     msg, f"expected a message object, found {_kind(msg)}", loc.child(path)
@@ -235,7 +234,7 @@ class ZepReader:
         self,
         raw: dict[str, Any],
         context: dict[str, Any] | None,
-        item: _jsonsrc.Item,
+        item: jsondoc.Item,
         loc: Location,
         *,
         batch: bool,

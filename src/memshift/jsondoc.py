@@ -1,17 +1,14 @@
-"""JSON records from a file, a folder, a zip, stdin or Python objects, in constant memory.
+"""JSON documents in constant memory, whatever holds them and however they are spelled.
 
-Memory-system dumps come in three spellings of the same thing: a JSON array of records, an
-object that wraps the array under a well-known key (``{"results": [...]}``, ``{"messages": [...]}``)
-next to a few small members, and JSON Lines. This module hides the difference: it yields one
-:class:`Item` per record with the location an error message needs, and the small members seen
-before the array (``thread_id`` of a thread export) as ``context``.
+Exports and memory-system dumps come as a JSON array of records, an object that wraps the array
+under a well-known key (``{"results": [...]}``, ``{"conversation_list": [...]}``) next to a few
+small members that may come before *or after* the array (JSON key order is free), or JSON Lines.
+Readers use this module to get one :class:`Item` per record with the location an error needs, and
+the small members as a :class:`Header`, without building the array.
 
-Objects are read in two passes: a parse-event scan that stops where the array starts, then
-ijson's C-level prefix search over the array, which is as fast as reading a bare array. Streams
-are spooled to a temporary file once so that they can be read twice.
-
-The same file lives in ``mem0/`` and ``zep/`` (kept identical); it is a candidate for
-``memshift.jsonio``.
+Objects are read in two passes: a parse-event scan of the small members, then ijson's C-level
+prefix search over the array, which is as fast as reading a bare array. Streams (stdin) are spooled
+to a temporary file once (:class:`Reopener`) so that they can be read twice.
 """
 
 from __future__ import annotations
@@ -23,7 +20,8 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal, NamedTuple
 
 import ijson
 
@@ -34,6 +32,9 @@ from memshift.sources import Source
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _LINES_SUFFIXES = (".jsonl", ".ndjson")
 _PART = re.compile(r"^(?P<base>.*)\.(?P<n>\d{4,})(?P<ext>\.[A-Za-z]+)$")
+#: Returned by :func:`find_member` when the member is absent (``None`` is a valid JSON value).
+MISSING: Any = object()
+
 _TRUNCATED = "invalid JSON: truncated JSON (the file ends in the middle of a value)"
 
 
@@ -61,7 +62,8 @@ def json_members(source: Source) -> list[str]:
     )
 
 
-def _kind_of(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """How a JSON value is called in error messages (``an object``, ``a string``)."""
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
@@ -91,7 +93,8 @@ def looks_like_lines(head: bytes, name: str | None) -> bool:
     return True
 
 
-def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
+def build_value(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
+    """Build the value that starts with ``(event, value)`` from the rest of ``events``."""
     builder = ijson.ObjectBuilder()
     depth = 0
     while True:
@@ -120,13 +123,13 @@ def _scan_object(
             _p, nxt, nval = next(events)
             if value in list_keys and nxt == "start_array":
                 return members, value
-            members[value] = _build(events, nxt, nval)
+            members[value] = build_value(events, nxt, nval)
     except StopIteration:
         pass
     raise ReadError(_TRUNCATED, location)
 
 
-class _Reopener:
+class Reopener:
     """Opens one document several times whatever holds it (stdin is spooled once)."""
 
     def __init__(self, source: Source, member: str | None) -> None:
@@ -196,7 +199,7 @@ def bad_line(item: Item) -> tuple[str, str] | None:
 
 def _iter_document(source: Source, member: str | None, list_keys: frozenset[str]) -> Iterator[Item]:
     location = source.location(member)
-    opener = _Reopener(source, member)
+    opener = Reopener(source, member)
     try:
         head = opener.head()
         name = member or source.label
@@ -221,7 +224,7 @@ def _iter_document(source: Source, member: str | None, list_keys: frozenset[str]
             with opener.open() as fh:
                 value = jsonio.load(fh, location)
             raise ReadError(
-                f"expected a JSON array or object at the top level, found {_kind_of(value)}",
+                f"expected a JSON array or object at the top level, found {kind_of(value)}",
                 location,
             )
         with opener.open() as fh:
@@ -325,8 +328,87 @@ def peek(head: bytes, name: str | None, list_keys: Iterable[str]) -> Peek:
                 _p, ev, val = next(events)
                 if ev == "end_array":
                     return Peek("object", tuple(seen), None)
-                return Peek("object", tuple(seen), _build(events, ev, val))
-            members[value] = _build(events, nxt, nval)
+                return Peek("object", tuple(seen), build_value(events, ev, val))
+            members[value] = build_value(events, nxt, nval)
     except Exception:
         return Peek("object", tuple(seen), None)
     return Peek("object", tuple(seen), members)
+
+
+# -- documents with a header and one big array ----------------------------------------------------
+
+_KIND = {
+    "start_array": "an array",
+    "string": "a string",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+    "start_map": "an object",
+}
+
+
+@dataclass
+class Header:
+    """The top-level members other than the array, and what the array looked like."""
+
+    members: dict[str, Any] = field(default_factory=dict)
+    array: Literal["absent", "list", "other"] = "absent"
+    complete: bool = True
+
+
+def skip_value(events: Iterator[tuple[str, str, Any]]) -> None:
+    """Consume the rest of a container whose start event was just read."""
+    depth = 1
+    for _prefix, event, _value in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+
+
+def scan_header(
+    fh: IO[bytes], array_key: str, location: Location, *, stop_at_array: bool
+) -> Header:
+    """Read the top-level members except ``array_key``.
+
+    With ``stop_at_array`` the scan ends where the array starts (``complete`` is then False and
+    later members are not seen); otherwise the array is skipped event by event."""
+    events = jsonio.iter_events(fh, location)
+    first = next(events, None)
+    if first is None:
+        raise ReadError("invalid JSON: the file is empty", location)
+    if first[1] != "start_map":
+        found = _KIND.get(first[1], first[1])
+        raise ReadError(f"expected a JSON object at the top level, found {found}", location)
+    header = Header()
+    try:
+        for prefix, event, value in events:
+            if prefix == "" and event == "end_map":
+                return header
+            if event != "map_key":  # pragma: no cover - ijson only yields keys at this level
+                continue
+            nxt = next(events)
+            if value == array_key and nxt[1] == "start_array":
+                header.array = "list"
+                if stop_at_array:
+                    header.complete = False
+                    return header
+                skip_value(events)
+                continue
+            if value == array_key:
+                header.array = "other"
+            header.members[value] = build_value(events, nxt[1], nxt[2])
+    except StopIteration:
+        pass
+    raise ReadError(_TRUNCATED, location)
+
+
+def find_member(opener: Reopener, key: str, location: Location) -> Any:
+    """A top-level member found by ijson's C prefix search (skips big arrays cheaply);
+    :data:`MISSING` when absent."""
+    with opener.open() as fh:
+        for value in jsonio.iter_items(fh, key, location):
+            return value
+    return MISSING
