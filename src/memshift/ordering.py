@@ -18,7 +18,7 @@ from typing import IO
 
 from .model import AnyRecord, Message
 
-DEFAULT_THRESHOLD = 50_000
+DEFAULT_THRESHOLD = 20_000
 _MIN = datetime.min
 
 
