@@ -147,14 +147,16 @@ class Context:
         """A reader left ``count`` input records out on purpose (an option asked for it, e.g.
         private channels not requested). They count as read and filtered. ``reason`` names the
         option that would include them: ``"private channels (-O include_private=true)"``."""
-        self.report.read += count
-        self.report.filtered[reason] += count
+        if count:
+            self.report.read += count
+            self.report.filtered[reason] += count
 
     def filtered(self, reason: str, count: int = 1) -> None:
         """A pipeline stage or transform dropped records the reader had yielded (already counted
         as read). ``reason`` names the flag that would keep them:
         ``"events (--include-events)"``."""
-        self.report.filtered[reason] += count
+        if count:
+            self.report.filtered[reason] += count
 
     def dropped(self, reason: str, count: int = 1) -> None:
         """A writer left records out because its format cannot hold them at all (a tool call in

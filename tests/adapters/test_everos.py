@@ -257,9 +257,20 @@ def test_limits_are_declared() -> None:
     assert adapter.limit_violations(old)[0].startswith("min_timestamp_ms")
 
 
-def test_times_before_2001_are_refused() -> None:
-    with pytest.raises(WriteError, match="before 2001-09-09"):
-        write([conv(), msg(1, timestamp=datetime(2000, 1, 1, tzinfo=UTC))])
+def test_times_before_2001_are_sent_in_seconds() -> None:
+    """The server reads values below 1e12 as seconds, so an instant before 2001-09-09 is sent in
+    seconds and reads back as the same instant; only its sub-second part is lost (reported)."""
+    early = datetime(2000, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)
+    docs = write([conv(), msg(1, timestamp=early)])
+    assert docs[0]["messages"][0]["timestamp"] == 946684800
+    assert "timestamp" in docs.report.losses
+    back = list(memshift.read({"a.json": json.dumps(docs[0]).encode()}, "everos"))
+    assert back[1].timestamp == early.replace(microsecond=0)
+
+
+def test_times_at_the_epoch_are_refused() -> None:
+    with pytest.raises(WriteError, match="Unix epoch"):
+        write([conv(), msg(1, timestamp=datetime(1970, 1, 1, 0, 0, 0, 500000, tzinfo=UTC))])
 
 
 def test_empty_conversations_write_no_document() -> None:

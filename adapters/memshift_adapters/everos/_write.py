@@ -246,13 +246,23 @@ class EverosWriter:
             self.stats["filled_timestamps"] += 1
             self.ctx.loss("timestamp", "missing times borrowed from a neighbouring message")
         ms = timeutil.to_epoch_ms(ts)
+        stamp = ms
         if ms < SECONDS_BELOW:
-            self._reject(
-                msg,
-                f"timestamp {timeutil.format_iso(ts)} is before 2001-09-09: EverOS reads "
-                "values below 1e12 as seconds",
-            )
-            return
+            # The server reads values below 1e12 as seconds, so an instant before 2001-09-09 is
+            # sent in seconds: the instant survives, only its sub-second part is lost.
+            if ms < 1000:
+                self._reject(
+                    msg,
+                    f"timestamp {timeutil.format_iso(ts)} is within a second of the Unix epoch, "
+                    "which EverOS cannot represent",
+                )
+                return
+            stamp = ms // 1000
+            self.stats["timestamps_sent_in_seconds"] += 1
+            if ms % 1000:
+                self.ctx.loss(
+                    "timestamp", "instants before 2001-09-09 are sent in whole seconds"
+                )
         if ts.microsecond % 1000:
             self.stats["sub_millisecond_timestamps"] += 1
         message_id = safe_id(msg.id)
@@ -311,7 +321,7 @@ class EverosWriter:
             name = st.names.get(msg.sender_id)
         if name is not None:
             item["sender_name"] = name
-        item["timestamp"] = ms
+        item["timestamp"] = stamp
         item["content"] = content
         _extra(item, msg.extensions.get(NS + "fields"), MSG_KEYS)
         if msg.type != "message":

@@ -1,0 +1,174 @@
+"""The issues' "Done when" checks, end to end through the CLI and the public API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import memshift
+from memshift.registry import Registry
+from memshift.sources import open_source
+
+from .conftest import FIXTURES
+
+_REG = Registry()
+QUICKSTART = FIXTURES / "slack" / "quickstart" / "input.zip"
+MENTIONS = FIXTURES / "slack" / "mentions-and-entities" / "input"
+THREADS = FIXTURES / "slack" / "threads-across-days" / "input"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "memshift", *args], capture_output=True, text=True)
+
+
+def _ts_ms(ts: str) -> int:
+    return int(Decimal(ts) * 1000)
+
+
+def check_everos_documents(out: Path, channels: dict[str, str]) -> int:
+    """Every rule of the EverOS group document: one per channel, ms timestamps matching ts,
+    sorted, message ids always present and never gen_-prefixed, mentions resolved."""
+    docs = sorted(out.glob("*.json"))
+    assert {json.loads(p.read_text())["group_id"] for p in docs} == set(channels)
+    total = 0
+    for path in docs:
+        doc = json.loads(path.read_text())
+        assert set(doc) == {"group_id", "group_meta", "messages"}
+        assert doc["group_meta"]["name"] == channels[doc["group_id"]]
+        stamps = [m["timestamp"] for m in doc["messages"]]
+        assert stamps == sorted(stamps), f"{path.name}: not chronological"
+        assert 1 <= len(doc["messages"]) <= 500 or len(doc["messages"]) == 0
+        for m in doc["messages"]:
+            assert set(m) == {"message_id", "role", "sender_id", "sender_name", "timestamp", "content"}
+            assert m["role"] == "user"
+            assert isinstance(m["timestamp"], int) and m["timestamp"] == _ts_ms(m["message_id"])
+            assert not m["message_id"].startswith("gen_") and not m["sender_id"].startswith("gen_")
+            assert m["content"] and "<@U" not in m["content"] and "&amp;" not in m["content"]
+            total += 1
+    return total
+
+
+def _channels(export: Path) -> dict[str, str]:
+    with open_source(export) as src, src.open("channels.json") as fh:
+        return {c["id"]: c["name"] for c in json.load(fh)}
+
+
+@pytest.mark.parametrize("export", [QUICKSTART, THREADS], ids=lambda p: p.parent.name)
+def test_slack_to_everos_cli(export: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = cli("convert", str(export), "--from", "slack", "--to", "everos", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "slack -> everos" in proc.stderr
+    assert check_everos_documents(out, _channels(export)) > 0
+
+
+def test_mentions_are_resolved_to_names(tmp_path: Path) -> None:
+    docs = memshift.convert(MENTIONS, src="slack", dst="everos", registry=_REG)
+    text = "\n".join(m["content"] for d in docs for m in d["messages"])
+    assert "@Grace Hopper and @linus: please review" in text
+    assert "@here standup in 5, @channel too." in text
+    # A mention spelled with entities in the source is literal text, and stays literal.
+    assert "literal <@U01ADA0001> and &lt; stay text" in text
+
+
+def test_slack_to_conversationformat_passes_the_validator(tmp_path: Path) -> None:
+    out = tmp_path / "cf"
+    proc = cli("convert", str(QUICKSTART), "--from", "slack", "--to", "conversationformat", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(out.glob("*.json"))
+    assert len(files) == 3
+    for path in files:
+        check = cli("validate", str(path), "--format", "conversationformat")
+        assert check.returncode == 0, check.stdout
+
+
+def test_python_api_on_an_export_zip(tmp_path: Path) -> None:
+    report = memshift.convert(str(QUICKSTART), str(tmp_path / "out"), src="slack", dst="everos")
+    assert report.balanced and report.written > 0 and report.conversations == 3
+    assert check_everos_documents(tmp_path / "out", _channels(QUICKSTART)) == report.written
+
+
+def test_python_api_on_a_list_of_slack_message_dicts() -> None:
+    """As easy as the hand-written converter in EverOS's batch-import guide, and better: sorted,
+    ids kept, mentions resolved, times exact."""
+    messages = [
+        {"type": "message", "user": "U1", "text": "second <@U2>", "ts": "1700000060.000200"},
+        {"type": "message", "user": "U2", "text": "first &amp; foremost", "ts": "1700000000.000100"},
+    ]
+    docs = memshift.convert(messages, src="slack", dst="everos")
+    assert len(docs) == 1
+    doc = docs[0]
+    assert [m["message_id"] for m in doc["messages"]] == ["1700000000.000100", "1700000060.000200"]
+    assert [m["timestamp"] for m in doc["messages"]] == [1700000000000, 1700000060000]
+    assert doc["messages"][0]["content"] == "first & foremost"
+    assert docs.report.balanced and docs.report.written == 2
+
+
+def test_formats_lists_the_issue_2_formats_through_entry_points() -> None:
+    proc = cli("formats")
+    assert proc.returncode == 0
+    for name in ("canonical", "everos", "conversationformat", "slack"):
+        assert f"memshift 0.1.0 [{name}]" in proc.stdout
+
+
+def test_a_broken_plugin_does_not_break_formats(tmp_path: Path) -> None:
+    """Install a deliberately broken plugin (an entry point whose module raises on import) and
+    check that ``memshift formats`` still lists everything else."""
+    site = tmp_path / "site"
+    dist = site / "broken_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[memshift]\nbroken = broken_plugin_mod\n")
+    (site / "broken_plugin_mod.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
+    env_path = str(site)
+    proc = subprocess.run(
+        [sys.executable, "-m", "memshift", "formats"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": env_path},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "slack" in proc.stdout and "everos" in proc.stdout
+    assert "plugin 'broken' (from broken-plugin) failed to load" in proc.stderr
+    assert "broken on purpose" in proc.stderr
+
+
+REAL = {
+    "slack": "slack",
+    "discord-dce": "discord",
+    "discord-gdpr": "discord",
+    "chatgpt": "openai",
+    "evercore": "conversationformat",
+}
+
+
+def _real_inputs(root: Path, folder: str) -> list[Path]:
+    base = root / folder
+    if folder == "slack":
+        # A real export folder, and Zulip's test fixtures: single day files, one per file.
+        return [base / "hfaran-testarchive", *sorted((base / "zulip-fixtures").glob("*_*.json"))]
+    if folder == "discord-gdpr":
+        return sorted(p for p in base.iterdir() if p.is_dir())
+    if folder == "discord-dce":
+        return sorted(p for p in base.rglob("*.json"))
+    return sorted(p for p in base.rglob("*.json"))
+
+
+@pytest.mark.real_samples
+@pytest.mark.parametrize("folder", sorted(REAL))
+def test_every_real_sample_converts_to_everos(folder: str, real_samples: Path, tmp_path: Path) -> None:
+    fmt = REAL[folder]
+    if fmt not in _REG.names():
+        pytest.skip(f"{fmt} is not registered")
+    inputs = _real_inputs(real_samples, folder)
+    assert inputs, f"no samples in {folder}"
+    for i, path in enumerate(inputs):
+        out = tmp_path / f"out{i}"
+        proc = cli("convert", str(path), "--from", fmt, "--to", "everos", "-o", str(out))
+        assert proc.returncode == 0, f"{path}: {proc.stderr}"
+        assert list(out.glob("*.json")), f"{path}: nothing written"
