@@ -11,8 +11,8 @@ from __future__ import annotations
 import gc
 import os
 import tempfile
-from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from . import jsonio
 from .adapter import Adapter, Feature, Options, detect_losses
 from .context import Context, OnError, OnLoss, Report, describe_exception
 from .errors import DetectionError, LossError, MemshiftError, OptionsError, UsageError, warn_loss
-from .model import AnyRecord, Conversation, MemoryItem, Message
+from .model import AnyRecord, Conversation, Message
 from .ordering import DEFAULT_THRESHOLD, ConversationSorter
 from .registry import Detection, FormatInfo, Registry, default_registry
 from .sinks import Sink, open_sink

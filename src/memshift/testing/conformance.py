@@ -150,8 +150,12 @@ class AdapterConformance:
 
         for case in golden.find_cases(self.fixtures, self.format):
             docs = memshift.convert(
-                case.input, None, src=self.format, dst="canonical",
-                src_options=case.options, registry=self.registry(),
+                case.input,
+                None,
+                src=self.format,
+                dst="canonical",
+                src_options=case.options,
+                registry=self.registry(),
             )
             assert docs.report.balanced, (case.id, docs.report.to_dict())
             want = case.expected_report or {}
