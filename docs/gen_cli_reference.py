@@ -22,7 +22,14 @@ def render() -> str:
         "`1` a data error (bad input, a refused record, a loss under `--on-loss raise`), "
         "`2` a usage error (unknown format or option, bad flag). See [errors](errors.md).\n",
     ]
-    ctx = click.Context(cli, info_name="memshift", terminal_width=100, max_content_width=100)
+    # The group's context_settings (help option names, width) apply only through make_context,
+    # so they are passed explicitly: the page must not depend on what ran before in-process.
+    settings = {
+        "terminal_width": 100,
+        "max_content_width": 100,
+        "help_option_names": ["-h", "--help"],
+    }
+    ctx = click.Context(cli, info_name="memshift", **settings)  # type: ignore[arg-type]
     parts.append("## memshift\n\n```text\n" + cli.get_help(ctx) + "\n```\n")
     for name in sorted(cli.list_commands(ctx)):
         command = cli.get_command(ctx, name)
