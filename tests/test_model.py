@@ -47,7 +47,7 @@ def test_unknown_fields_are_refused() -> None:
 
 
 def test_extension_keys_must_be_namespaced() -> None:
-    with pytest.raises(ValidationError, match="namespaced"):
+    with pytest.raises(ValidationError, match="should match pattern"):
         Message(id="1", conversation_id="c", extensions={"blocks": []})
     assert Message(id="1", conversation_id="c", extensions={"slack:blocks": []}).extensions
 
