@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 #: Version of the canonical model. A major bump means a breaking change for adapters; the
 #: ``canonical`` JSON Lines format carries it and refuses a different major version.
@@ -39,7 +39,13 @@ def _aware_utc(value: datetime) -> datetime:
 UTCDateTime = Annotated[datetime, AfterValidator(_aware_utc)]
 
 #: Namespaced escape hatch: ``{"slack:blocks": [...], "zep:edge_uuid": "..."}``.
-Extensions = dict[str, JsonValue]
+#: A JSON value (dict, list, str, int, float, bool or None). Deliberately not validated per record:
+#: pydantic's ``JsonValue`` walks every nested value in Python and cost ~2 us per message with a
+#: few nested extensions, more than the rest of the model. Adapters put JSON in; serialisation
+#: fails loudly on anything else.
+Json = Any
+
+Extensions = dict[str, Json]
 
 ConversationType = Literal["group", "personal"]
 Role = Literal["user", "assistant", "system", "tool"]
@@ -50,7 +56,7 @@ MemoryType = Literal["fact", "triple", "block", "document"]
 #: Keys must be namespaced (``"slack:blocks"``). Checked by a pattern, which pydantic-core runs
 #: natively: a Python validator here would cost every record a function call.
 NamespacedKey = Annotated[str, StringConstraints(pattern=r"^[^:]+:.")]
-NamespacedExtensions = dict[NamespacedKey, JsonValue]
+NamespacedExtensions = dict[NamespacedKey, Json]
 
 
 class _Frozen(BaseModel):
@@ -203,7 +209,7 @@ class MemoryItem(_Frozen):
     observed_at: UTCDateTime | None = None
     categories: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    metadata: dict[str, Json] = Field(default_factory=dict)
     provenance: Provenance | None = None
     extensions: NamespacedExtensions = Field(default_factory=dict)
 

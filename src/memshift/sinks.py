@@ -205,9 +205,18 @@ class Sink:
         staged = _Staged(final, Path(tmp))
         self._staged.append(staged)
         self.doc_conversation[final_name] = self.conversation
-        with os.fdopen(fd, "wb", buffering=1024 * 1024) as fh:
+        with os.fdopen(fd, "wb", buffering=0) as fh:
             hasher = _HashingWriter(fh)
-            yield hasher  # type: ignore[misc]
+            # Writers make many small writes (one per record); a C buffer in front of the hashing
+            # writer turns them into 1 MiB chunks, so hashing and the syscall happen per chunk.
+            buffered = io.BufferedWriter(hasher, buffer_size=1024 * 1024)
+            try:
+                yield buffered
+                buffered.flush()
+            except BaseException:
+                hasher.discard = True  # the staged file is removed anyway; drop the buffer quietly
+                buffered.close()
+                raise
             self.checksums[final_name] = hasher.hexdigest()
         if self.progressive:
             # --resume: each finished document becomes visible at once and is recorded, so a
@@ -402,11 +411,14 @@ class _HashingWriter(io.RawIOBase):
     def __init__(self, fh: IO[bytes]) -> None:
         self._fh = fh
         self._h = hashlib.sha256()
+        self.discard = False
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
+        if self.discard:
+            return len(data)
         self._h.update(data)
         return self._fh.write(data)
 

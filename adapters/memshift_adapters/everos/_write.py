@@ -37,6 +37,9 @@ NS = "everos:"
 UNTIMED = "messages in a conversation without any time (-O default_time=ISO 8601 to send them)"
 
 
+SEEN_WINDOW = 50_000
+
+
 class _ConvState:
     __slots__ = (
         "assistant_senders",
@@ -53,6 +56,7 @@ class _ConvState:
         "part",
         "pending",
         "seen",
+        "seen_old",
     )
 
     def __init__(self, conv: Conversation, mode: str, owner: str | None) -> None:
@@ -63,7 +67,11 @@ class _ConvState:
         self.names = names_of(conv.participants)
         self.last_ms: int | None = None
         self.last_ts: datetime | None = conv.created_at
+        # Duplicate ids are caught within the last 50,000-100,000 messages: two generations of
+        # ids keep memory flat on a million-message conversation (duplicates from re-exports and
+        # merges sit next to each other once the conversation is in time order).
         self.seen: set[str] = set()
+        self.seen_old: set[str] = set()
         self.assistant_senders: set[str] = set()
         #: Leading messages without a time, held until the first timed one lends them its time.
         self.pending: list[tuple[Message, str, Any]] = []
@@ -266,7 +274,7 @@ class EverosWriter:
         if ts.microsecond % 1000:
             self.stats["sub_millisecond_timestamps"] += 1
         message_id = safe_id(msg.id)
-        if message_id in st.seen:
+        if message_id in st.seen or message_id in st.seen_old:
             self._reject(msg, f"duplicate message_id {message_id!r} in this conversation")
             return
         if message_id != msg.id:
@@ -337,6 +345,8 @@ class EverosWriter:
             )
         self._emit(st, item)
         st.seen.add(message_id)
+        if len(st.seen) >= SEEN_WINDOW:
+            st.seen_old, st.seen = st.seen, set()
         st.last_ms = ms
         st.last_ts = ts
 
