@@ -44,7 +44,14 @@ def check_everos_documents(out: Path, channels: dict[str, str]) -> int:
         assert stamps == sorted(stamps), f"{path.name}: not chronological"
         assert 1 <= len(doc["messages"]) <= 500 or len(doc["messages"]) == 0
         for m in doc["messages"]:
-            assert set(m) == {"message_id", "role", "sender_id", "sender_name", "timestamp", "content"}
+            assert set(m) == {
+                "message_id",
+                "role",
+                "sender_id",
+                "sender_name",
+                "timestamp",
+                "content",
+            }
             assert m["role"] == "user"
             assert isinstance(m["timestamp"], int) and m["timestamp"] == _ts_ms(m["message_id"])
             assert not m["message_id"].startswith("gen_") and not m["sender_id"].startswith("gen_")
@@ -78,7 +85,9 @@ def test_mentions_are_resolved_to_names(tmp_path: Path) -> None:
 
 def test_slack_to_conversationformat_passes_the_validator(tmp_path: Path) -> None:
     out = tmp_path / "cf"
-    proc = cli("convert", str(QUICKSTART), "--from", "slack", "--to", "conversationformat", "-o", str(out))
+    proc = cli(
+        "convert", str(QUICKSTART), "--from", "slack", "--to", "conversationformat", "-o", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     files = sorted(out.glob("*.json"))
     assert len(files) == 3
@@ -98,7 +107,12 @@ def test_python_api_on_a_list_of_slack_message_dicts() -> None:
     ids kept, mentions resolved, times exact."""
     messages = [
         {"type": "message", "user": "U1", "text": "second <@U2>", "ts": "1700000060.000200"},
-        {"type": "message", "user": "U2", "text": "first &amp; foremost", "ts": "1700000000.000100"},
+        {
+            "type": "message",
+            "user": "U2",
+            "text": "first &amp; foremost",
+            "ts": "1700000000.000100",
+        },
     ]
     docs = memshift.convert(messages, src="slack", dst="everos")
     assert len(docs) == 1
@@ -124,7 +138,9 @@ def test_a_broken_plugin_does_not_break_formats(tmp_path: Path) -> None:
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[memshift]\nbroken = broken_plugin_mod\n")
-    (site / "broken_plugin_mod.py").write_text("raise RuntimeError('this plugin is broken on purpose')\n")
+    (site / "broken_plugin_mod.py").write_text(
+        "raise RuntimeError('this plugin is broken on purpose')\n"
+    )
     env_path = str(site)
     proc = subprocess.run(
         [sys.executable, "-m", "memshift", "formats"],
@@ -161,7 +177,9 @@ def _real_inputs(root: Path, folder: str) -> list[Path]:
 
 @pytest.mark.real_samples
 @pytest.mark.parametrize("folder", sorted(REAL))
-def test_every_real_sample_converts_to_everos(folder: str, real_samples: Path, tmp_path: Path) -> None:
+def test_every_real_sample_converts_to_everos(
+    folder: str, real_samples: Path, tmp_path: Path
+) -> None:
     fmt = REAL[folder]
     if fmt not in _REG.names():
         pytest.skip(f"{fmt} is not registered")

@@ -268,9 +268,7 @@ class EverosWriter:
             stamp = ms // 1000
             self.stats["timestamps_sent_in_seconds"] += 1
             if ms % 1000:
-                self.ctx.loss(
-                    "timestamp", "instants before 2001-09-09 are sent in whole seconds"
-                )
+                self.ctx.loss("timestamp", "instants before 2001-09-09 are sent in whole seconds")
         if ts.microsecond % 1000:
             self.stats["sub_millisecond_timestamps"] += 1
         message_id = safe_id(msg.id)
