@@ -190,3 +190,101 @@ def test_every_real_sample_converts_to_everos(
         proc = cli("convert", str(path), "--from", fmt, "--to", "everos", "-o", str(out))
         assert proc.returncode == 0, f"{path}: {proc.stderr}"
         assert list(out.glob("*.json")), f"{path}: nothing written"
+
+
+# -- issue 6: nothing lost, every bad input answered clearly, nothing escapes -----------------------
+
+DCE = FIXTURES / "discord" / "reactions-users" / "input.json"
+
+
+def _broken_dce(tmp_path: Path) -> tuple[Path, int]:
+    doc = json.loads(DCE.read_text())
+    extra = []
+    for i in range(6):
+        m = json.loads(json.dumps(doc["messages"][0]))
+        m["id"] = str(int(m["id"]) + 1000 + i)
+        m["timestamp"] = f"2023-05-0{i + 1}T10:00:00+00:00"
+        extra.append(m)
+    extra[1]["timestamp"] = "yesterday"  # broken message 1
+    del extra[4]["author"]  # broken message 2
+    doc["messages"] = doc["messages"] + extra
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(doc))
+    return path, len(doc["messages"])
+
+
+def test_discord_with_two_broken_messages_strict(tmp_path: Path) -> None:
+    path, _ = _broken_dce(tmp_path)
+    out = tmp_path / "out"
+    proc = cli("convert", str(path), "--from", "discord", "--to", "everos", "-o", str(out))
+    assert proc.returncode == 1
+    line = proc.stderr.strip()
+    assert "\n" not in line and line.startswith("memshift: error: ")
+    assert "broken.json" in line and "messages[" in line and "timestamp" in line
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_discord_with_two_broken_messages_skip(tmp_path: Path) -> None:
+    path, total = _broken_dce(tmp_path)
+    out = tmp_path / "out"
+    rejects = tmp_path / "rejects.jsonl"
+    proc = cli(
+        "convert", str(path), "--from", "discord", "--to", "everos", "-o", str(out),
+        "--on-error", "skip", "--rejects", str(rejects),
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = rejects.read_text().splitlines()
+    assert len(lines) == 2
+    reasons = [json.loads(line)["reason"] for line in lines]
+    assert any("timestamp" in r for r in reasons) and any("author" in r for r in reasons)
+    assert f"read {total}," in proc.stderr and "rejected 2" in proc.stderr
+    written = sum(len(json.loads(p.read_text())["messages"]) for p in out.glob("*.json"))
+    assert written > 0
+    assert f"written {written}," in proc.stderr
+
+
+def _hostile_slack_export(tmp_path: Path) -> Path:
+    import zipfile
+
+    path = tmp_path / "hostile.zip"
+    users = [{"id": "U1", "name": "ann", "real_name": "Ann", "profile": {"display_name": "ann"}}]
+    channels = [{"id": "C1", "name": "../../x", "created": 1700000000, "members": ["U1"]}]
+    day = [{"type": "message", "user": "U1", "text": "hi", "ts": "1700000000.000100"}]
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("users.json", json.dumps(users))
+        zf.writestr("channels.json", json.dumps(channels))
+        zf.writestr("../../x/2023-11-14.json", json.dumps(day))
+    return path
+
+
+def test_zip_slip_member_writes_nothing_anywhere(tmp_path: Path) -> None:
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    out = work / "out"
+    proc = cli("convert", str(_hostile_slack_export(tmp_path)), "-f", "slack", "-t", "everos", "-o", str(out))
+    assert proc.returncode == 1 and "zip slip" in proc.stderr
+    assert not out.exists() and not (tmp_path / "x").exists() and not (tmp_path / "a" / "x").exists()
+
+
+@pytest.mark.parametrize("dst", ["everos", "slack", "conversationformat", "discord"])
+def test_hostile_channel_name_stays_inside_the_output(dst: str, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    (export / "evil").mkdir(parents=True)
+    (export / "users.json").write_text(json.dumps([{"id": "U1", "name": "ann"}]))
+    (export / "channels.json").write_text(
+        json.dumps([{"id": "C1", "name": "../../x", "created": 1700000000, "members": ["U1"]}])
+    )
+    (export / "evil" / "2023-11-14.json").write_text(
+        json.dumps([{"type": "message", "user": "U1", "text": "hi", "ts": "1700000000.000100"}])
+    )
+    # The channel folder is named after the channel in real exports; a name with '..' must never
+    # be followed outside the export root, so the reader looks it up inside the root only.
+    work = tmp_path / "w1" / "w2"
+    work.mkdir(parents=True)
+    out = work / "out"
+    proc = cli("convert", str(export), "-f", "slack", "-t", dst, "-o", str(out), "--on-loss", "ignore")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and export not in p.parents and out not in p.parents]
+    assert outside == [], outside
