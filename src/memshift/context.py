@@ -77,6 +77,7 @@ class Context:
         "reject_sink",
         "report",
         "source_label",
+        "source_mtime",
         "write_dropped",
     )
 
@@ -93,6 +94,9 @@ class Context:
         self.on_loss: OnLoss = on_loss
         self.reject_sink = reject_sink
         self.source_label = source_label
+        #: The input's modification time, a deterministic last-resort time for destinations that
+        #: require one the source lacks (never the wall clock). Set by the pipeline.
+        self.source_mtime: float | None = None
         self.report = report or Report()
         self._warned: set[str] = set()
         #: Records the writer received but did not write (rejected by a limit); the pipeline

@@ -303,6 +303,7 @@ def convert(
             source_label=src_obj.label,
             report=report,
         )
+        ctx.source_mtime = src_obj.mtime()
         if (warning := jsonio.backend_warning()) is not None:
             ctx.warn(warning, key="ijson-backend")
         if sink.kind == "dir":

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import IO, Any
 
-from memshift import Context, jsonio
+from memshift import Context, jsonio, timeutil
 from memshift.errors import Location, WriteError
 from memshift.model import AnyRecord, Conversation, MemoryItem, Message
 from memshift.sinks import Sink
@@ -162,21 +162,29 @@ class EnvelopeWriter:
         self.ctx.filtered("records with no time (-O observed_at=2026-01-01T00:00:00Z)")
 
     def _observed(self, record: Message | MemoryItem) -> tuple[datetime | None, str]:
-        """The envelope's required ``context.observed_at`` and where it came from: the record's
-        own observation time, then ``-O observed_at``, then its other times. Never the clock."""
+        """The envelope's required ``context.observed_at`` and where it came from: an explicit
+        ``-O observed_at``, then the record's own times (a Letta file's export time arrives as
+        ``observed_at``), then the input file's modification time. Never the clock. A message's
+        own timestamp is its observation, so the option only fills messages that have none."""
         if isinstance(record, Message):
             if record.timestamp is not None:
                 return record.timestamp, "message timestamp"
-            return self.opts.observed_at, "option observed_at"
-        if record.observed_at is not None:
-            return record.observed_at, "observed_at"
+            if self.opts.observed_at is not None:
+                return self.opts.observed_at, "option observed_at"
+            return self._mtime()
         if self.opts.observed_at is not None:
             return self.opts.observed_at, "option observed_at"
-        for name in ("created_at", "updated_at", "valid_from"):
+        for name in ("observed_at", "created_at", "updated_at", "valid_from"):
             value = getattr(record, name)
             if value is not None:
                 return value, name
-        return None, ""
+        return self._mtime()
+
+    def _mtime(self) -> tuple[datetime | None, str]:
+        mtime = self.ctx.source_mtime
+        if mtime is None:
+            return None, ""
+        return timeutil.from_epoch_seconds(int(mtime)), "input file modification time"
 
     def _message(self, msg: Message) -> None:
         if self.mode not in ("none", "jsonl"):
