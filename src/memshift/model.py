@@ -58,6 +58,12 @@ MemoryType = Literal["fact", "triple", "block", "document"]
 NamespacedKey = Annotated[str, StringConstraints(pattern=r"^[^:]+:.")]
 NamespacedExtensions = dict[NamespacedKey, Json]
 
+#: The longest text one record may carry (16 Mi characters). A real message is far shorter; a
+#: longer one is a broken or hostile export, and is rejected at read time with its location rather
+#: than allowed to exhaust memory downstream. Checked natively by pydantic-core.
+MAX_TEXT = 16 * 1024 * 1024
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -160,8 +166,8 @@ class Message(_Frozen):
     sender_is_bot: bool | None = None
     timestamp: UTCDateTime | None = None
     timestamp_raw: str | int | float | None = None
-    text: str = ""
-    markup: str | None = None
+    text: Text = ""
+    markup: Text | None = None
     reply_to: str | None = None
     thread_id: str | None = None
     edited_at: UTCDateTime | None = None
@@ -197,7 +203,7 @@ class MemoryItem(_Frozen):
     id: str
     type: MemoryType = "fact"
     scope: Scope = Field(default_factory=Scope)
-    text: str = ""
+    text: Text = ""
     triple: Triple | None = None
     label: str | None = None
     description: str | None = None

@@ -21,7 +21,16 @@ from pydantic import ValidationError
 from . import jsonio
 from .adapter import Adapter, Feature, Options, detect_losses
 from .context import Context, OnError, OnLoss, Report, describe_exception
-from .errors import DetectionError, LossError, MemshiftError, OptionsError, UsageError, warn_loss
+from .errors import (
+    DetectionError,
+    Location,
+    LossError,
+    MemshiftError,
+    OptionsError,
+    UsageError,
+    WriteError,
+    warn_loss,
+)
 from .model import AnyRecord, Conversation, Message
 from .ordering import DEFAULT_THRESHOLD, ConversationSorter
 from .registry import Detection, FormatInfo, Registry, default_registry
@@ -113,6 +122,15 @@ def _ingest(
         yield record
 
 
+class _Last:
+    """The last record handed to the writer, to locate a failure inside the writer."""
+
+    __slots__ = ("record",)
+
+    def __init__(self) -> None:
+        self.record: AnyRecord | None = None
+
+
 def _emit(
     records: Iterable[AnyRecord],
     features: frozenset[Feature],
@@ -120,6 +138,7 @@ def _emit(
     ctx: Context,
     report: Report,
     sink: Sink,
+    last: _Last | None = None,
 ) -> Iterator[AnyRecord]:
     """Detect losses, count what reaches the writer, and tell the sink which conversation the
     writer is on (for the --resume manifest), in one loop."""
@@ -135,7 +154,27 @@ def _emit(
             if lost:
                 for name in lost:
                     loss(name, example=record.id)
+        if last is not None:
+            last.record = record
         yield record
+
+
+def _write_located(
+    writer: Adapter, stream: Iterable[AnyRecord], sink: Sink, wopts: Any, ctx: Context, last: _Last
+) -> None:
+    """Run the writer; a value it cannot serialise (nesting deeper than JSON encoders allow, a
+    non-JSON extension value) becomes a located one-line WriteError instead of a traceback."""
+    try:
+        writer.write(stream, sink, wopts, ctx)
+    except MemshiftError:
+        raise
+    except (TypeError, ValueError, RecursionError) as exc:
+        record = last.record
+        where = f"{record.kind} {record.id}" if record is not None else None
+        raise WriteError(
+            f"{writer.name} cannot serialise this record: {describe_exception(exc)}",
+            Location(ctx.source_label or None, None, where),
+        ) from None
 
 
 def _skip_done(records: Iterable[AnyRecord], done: set[str], ctx: Context) -> Iterator[AnyRecord]:
@@ -337,9 +376,10 @@ def convert(
                 stream = ConversationSorter(sort_threshold)(stream)
             if progress is not None:
                 stream = _progress(stream, progress, src_obj)
-            stream = _emit(stream, writer.features, writer.ext_namespace(), ctx, report, sink)
+            last = _Last()
+            stream = _emit(stream, writer.features, writer.ext_namespace(), ctx, report, sink, last)
             with _gc_relaxed():
-                writer.write(stream, sink, wopts, ctx)
+                _write_located(writer, stream, sink, wopts, ctx, last)
             report.written -= ctx.write_dropped
             _apply_loss_policy(ctx, writer.name)
         except BaseException:
