@@ -288,3 +288,62 @@ def test_hostile_channel_name_stays_inside_the_output(dst: str, tmp_path: Path) 
     assert "Traceback" not in proc.stderr
     outside = [p for p in tmp_path.rglob("*") if p.is_file() and export not in p.parents and out not in p.parents]
     assert outside == [], outside
+
+
+# -- issue 7: the verbs on every built-in format ---------------------------------------------------
+
+from memshift.testing import golden  # noqa: E402
+
+CASES = [c for c in golden.find_cases(FIXTURES) if c.format in _REG.names()]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_inspect_and_validate_every_fixture(case: golden.GoldenCase) -> None:
+    from click.testing import CliRunner
+
+    from memshift.cli import cli as command
+
+    options = [f"-O{k}={json.dumps(v)}" for k, v in case.options.items()]
+    result = CliRunner().invoke(command, ["inspect", str(case.input), "-f", case.format, *options], obj={"registry": _REG})
+    assert result.exit_code == 0, result.output
+    assert f"{case.input}: {case.format}" in result.stdout
+    assert "messages:" in result.stdout and "date span:" in result.stdout
+    result = CliRunner().invoke(command, ["validate", str(case.input), "--format", case.format], obj={"registry": _REG})
+    assert result.exit_code in (0, 1), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stdout.startswith(("valid ", "invalid: "))
+
+
+def test_inspect_to_zep_reports_the_fixture_limit_violation() -> None:
+    path = FIXTURES / "zep" / "over-limit-content"
+    source = next(p for p in path.iterdir() if p.name.startswith("input"))
+    proc = cli("inspect", str(source), "--from", "zep", "--to", "zep")
+    assert proc.returncode == 0, proc.stderr
+    assert "limit violations: 1" in proc.stdout or "limit violations:" in proc.stdout
+    assert "message_chars" in proc.stdout and "2545 > 2500" in proc.stdout
+
+
+DETECT_REAL = {
+    "slack/hfaran-testarchive": "slack",
+    "slack/zulip-fixtures": "slack",
+    "discord-dce": "discord",
+    "discord-gdpr": "discord",
+    "chatgpt": "openai",
+    "evercore": "conversationformat",
+    "letta": "letta",
+}
+
+
+@pytest.mark.real_samples
+@pytest.mark.parametrize("where", sorted(DETECT_REAL))
+def test_detect_names_every_real_sample(where: str, real_samples: Path) -> None:
+    base = real_samples / where
+    if where == "slack/hfaran-testarchive" or where == "discord-gdpr":
+        inputs = [base] if where.startswith("slack") else sorted(p for p in base.iterdir() if p.is_dir())
+    else:
+        inputs = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in (".json", ".af"))
+    assert inputs
+    for path in inputs:
+        with open_source(path) as source:
+            found = _REG.detect(source)
+        assert found and found[0].name == DETECT_REAL[where], f"{path}: {found[:2]}"
