@@ -76,6 +76,7 @@ class Source:
         self._zip_names: dict[str, zipfile.ZipInfo] = {}
         self._prefix = ""
         self._member_list: list[str] | None = None
+        self._members_cache: set[str] | None = None
         self._current: IO[bytes] | None = None
         self._current_size = 0
         self._done_bytes = 0
@@ -171,7 +172,9 @@ class Source:
         return member in self._member_set()
 
     def _member_set(self) -> set[str]:
-        return set(self.members())
+        if self._members_cache is None:
+            self._members_cache = set(self.members())
+        return self._members_cache
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -223,6 +226,9 @@ class Source:
             return self._zip.open(info)
         if self.kind == "dir":
             assert self.path is not None
+            if member in self._member_set():
+                # Listed by our own walk, which skips links: safe to open without resolving.
+                return open(self.path / member, "rb")
             full = (self.path / member).resolve()
             if not full.is_relative_to(self.path.resolve()):
                 raise UnsafeInputError("path leaves the export root", Location(self.label, member))
