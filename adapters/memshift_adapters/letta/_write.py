@@ -151,7 +151,7 @@ class AfWriter:
         if isinstance(wanted, list):
             agent.context_wanted = [w for w in wanted if isinstance(w, str)]
         if self.file_ext is None and isinstance(ext.get("letta:file"), dict):
-            self.file_ext = dict(ext["letta:file"])  # type: ignore[arg-type]
+            self.file_ext = dict(ext["letta:file"])
         if "letta:legacy" in ext:
             self.ctx.loss(
                 "letta:legacy", "v1-only agent fields (version, updated_at) have no v2 key"
