@@ -230,8 +230,18 @@ def test_discord_with_two_broken_messages_skip(tmp_path: Path) -> None:
     out = tmp_path / "out"
     rejects = tmp_path / "rejects.jsonl"
     proc = cli(
-        "convert", str(path), "--from", "discord", "--to", "everos", "-o", str(out),
-        "--on-error", "skip", "--rejects", str(rejects),
+        "convert",
+        str(path),
+        "--from",
+        "discord",
+        "--to",
+        "everos",
+        "-o",
+        str(out),
+        "--on-error",
+        "skip",
+        "--rejects",
+        str(rejects),
     )
     assert proc.returncode == 0, proc.stderr
     lines = rejects.read_text().splitlines()
@@ -262,9 +272,20 @@ def test_zip_slip_member_writes_nothing_anywhere(tmp_path: Path) -> None:
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     out = work / "out"
-    proc = cli("convert", str(_hostile_slack_export(tmp_path)), "-f", "slack", "-t", "everos", "-o", str(out))
+    proc = cli(
+        "convert",
+        str(_hostile_slack_export(tmp_path)),
+        "-f",
+        "slack",
+        "-t",
+        "everos",
+        "-o",
+        str(out),
+    )
     assert proc.returncode == 1 and "zip slip" in proc.stderr
-    assert not out.exists() and not (tmp_path / "x").exists() and not (tmp_path / "a" / "x").exists()
+    assert (
+        not out.exists() and not (tmp_path / "x").exists() and not (tmp_path / "a" / "x").exists()
+    )
 
 
 @pytest.mark.parametrize("dst", ["everos", "slack", "conversationformat", "discord"])
@@ -283,10 +304,16 @@ def test_hostile_channel_name_stays_inside_the_output(dst: str, tmp_path: Path) 
     work = tmp_path / "w1" / "w2"
     work.mkdir(parents=True)
     out = work / "out"
-    proc = cli("convert", str(export), "-f", "slack", "-t", dst, "-o", str(out), "--on-loss", "ignore")
+    proc = cli(
+        "convert", str(export), "-f", "slack", "-t", dst, "-o", str(out), "--on-loss", "ignore"
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
-    outside = [p for p in tmp_path.rglob("*") if p.is_file() and export not in p.parents and out not in p.parents]
+    outside = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and export not in p.parents and out not in p.parents
+    ]
     assert outside == [], outside
 
 
@@ -304,11 +331,15 @@ def test_inspect_and_validate_every_fixture(case: golden.GoldenCase) -> None:
     from memshift.cli import cli as command
 
     options = [f"-O{k}={json.dumps(v)}" for k, v in case.options.items()]
-    result = CliRunner().invoke(command, ["inspect", str(case.input), "-f", case.format, *options], obj={"registry": _REG})
+    result = CliRunner().invoke(
+        command, ["inspect", str(case.input), "-f", case.format, *options], obj={"registry": _REG}
+    )
     assert result.exit_code == 0, result.output
     assert f"{case.input}: {case.format}" in result.stdout
     assert "messages:" in result.stdout and "date span:" in result.stdout
-    result = CliRunner().invoke(command, ["validate", str(case.input), "--format", case.format], obj={"registry": _REG})
+    result = CliRunner().invoke(
+        command, ["validate", str(case.input), "--format", case.format], obj={"registry": _REG}
+    )
     assert result.exit_code in (0, 1), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stdout.startswith(("valid ", "invalid: "))
@@ -339,7 +370,9 @@ DETECT_REAL = {
 def test_detect_names_every_real_sample(where: str, real_samples: Path) -> None:
     base = real_samples / where
     if where == "slack/hfaran-testarchive" or where == "discord-gdpr":
-        inputs = [base] if where.startswith("slack") else sorted(p for p in base.iterdir() if p.is_dir())
+        inputs = (
+            [base] if where.startswith("slack") else sorted(p for p in base.iterdir() if p.is_dir())
+        )
     else:
         inputs = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in (".json", ".af"))
     assert inputs

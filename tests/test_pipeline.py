@@ -324,9 +324,18 @@ def test_text_longer_than_the_limit_is_rejected_with_its_location(tmp_path: Path
     path = tmp_path / "long.jsonl"
     path.write_text(
         '{"kind":"conversation","id":"c"}\n'
-        + '{"kind":"message","id":"m","conversation_id":"c","text":"' + "A" * (MAX_TEXT + 1) + '"}\n'
+        + '{"kind":"message","id":"m","conversation_id":"c","text":"'
+        + "A" * (MAX_TEXT + 1)
+        + '"}\n'
     )
     with pytest.raises(ReadError, match="line 2: text: String should have at most"):
         memshift.convert(path, None, src="canonical", dst="canonical")
-    report = memshift.convert(path, tmp_path / "o.jsonl", src="canonical", dst="canonical", on_error="skip", rejects=tmp_path / "r.jsonl")
+    report = memshift.convert(
+        path,
+        tmp_path / "o.jsonl",
+        src="canonical",
+        dst="canonical",
+        on_error="skip",
+        rejects=tmp_path / "r.jsonl",
+    )
     assert report.rejected == 1 and report.balanced
