@@ -26,6 +26,7 @@ from typing import IO, Any, Literal, NamedTuple
 import ijson
 
 from memshift import jsonio
+from memshift.context import Context
 from memshift.errors import Location, ReadError
 from memshift.sources import Source
 
@@ -260,6 +261,25 @@ def iter_json_items(source: Source, list_keys: Iterable[str]) -> Iterator[Item]:
             yield from _iter_document(source, member, keys)
         return
     yield from _iter_document(source, None, keys)
+
+
+def iter_json_objects(
+    source: Source, list_keys: Iterable[str], ctx: Context
+) -> Iterator[tuple[dict[str, Any], Location, Item]]:
+    """Like :func:`iter_json_items`, for readers whose records are all JSON objects: a JSON Lines
+    line that does not parse, and a record that is not an object, are rejected through ``ctx``
+    (one bad record, not a broken file) and never reach the caller."""
+    for item in iter_json_items(source, list_keys):
+        loc = source.location(item.member, item.path or None)
+        bad = bad_line(item)
+        if bad is not None:
+            ctx.reject(bad[0], bad[1], loc)
+            continue
+        value = item.value
+        if not isinstance(value, dict):
+            ctx.reject(value, f"expected a JSON object, found {kind_of(value)}", loc)
+            continue
+        yield value, loc, item
 
 
 def _iter_objects(objects: Any, keys: frozenset[str]) -> Iterator[Item]:

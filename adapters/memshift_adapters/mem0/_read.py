@@ -95,18 +95,7 @@ class Mem0Reader:
         self.counts: dict[str, int] = {}
 
     def records(self) -> Iterator[AnyRecord]:
-        for item in jsondoc.iter_json_items(self.source, LIST_KEYS):
-            loc = self.source.location(item.member, item.path or None)
-            bad = jsondoc.bad_line(item)
-            if bad is not None:
-                self.ctx.reject(bad[0], bad[1], loc)
-                continue
-            value = item.value
-            if not isinstance(value, dict):
-                self.ctx.reject(
-                    value, f"expected a JSON object, found {jsondoc.kind_of(value)}", loc
-                )
-                continue
+        for value, loc, item in jsondoc.iter_json_objects(self.source, LIST_KEYS, self.ctx):
             if "messages" in value:
                 yield from self._payload(value, item.path, loc)
             elif "memory" in value:

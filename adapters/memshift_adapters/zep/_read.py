@@ -132,16 +132,7 @@ class ZepReader:
     # -- dispatch --------------------------------------------------------------------------------
 
     def records(self) -> Iterator[AnyRecord]:
-        for item in jsondoc.iter_json_items(self.source, LIST_KEYS):
-            loc = self.source.location(item.member, item.path or None)
-            bad = jsondoc.bad_line(item)
-            if bad is not None:
-                self.ctx.reject(bad[0], bad[1], loc)
-                continue
-            value = item.value
-            if not isinstance(value, dict):
-                self.ctx.reject(value, f"expected a JSON object, found {_kind(value)}", loc)
-                continue
+        for value, loc, item in jsondoc.iter_json_objects(self.source, LIST_KEYS, self.ctx):
             kind = value.get("type")
             if kind in ("thread_message", "graph_episode"):
                 if kind == "thread_message":
