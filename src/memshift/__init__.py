@@ -9,6 +9,7 @@ behind them::
 
 from __future__ import annotations
 
+from . import jsondoc as jsondoc
 from . import jsonio as jsonio
 from .adapter import Adapter, Feature, Options, Sniff
 from .context import Context, Report

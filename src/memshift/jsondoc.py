@@ -63,6 +63,21 @@ def json_members(source: Source) -> list[str]:
     )
 
 
+def first_document_head(
+    source: Source, size: int = 65536, suffixes: tuple[str, ...] = (".json",)
+) -> tuple[bytes, str] | None:
+    """The first bytes of a file source, or of the first member with one of ``suffixes`` in a
+    container, with a ``"member: "`` prefix for sniff reasons; None when there is no such member."""
+    if not source.is_container:
+        return source.head(size), ""
+    members = sorted(
+        (m for m in source.members() if m.lower().endswith(suffixes)), key=member_order
+    )
+    if not members:
+        return None
+    return source.head(size, members[0]), f"{members[0]}: "
+
+
 def kind_of(value: Any) -> str:
     """How a JSON value is called in error messages (``an object``, ``a string``)."""
     if isinstance(value, dict):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsonio, timeutil
+from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsondoc, jsonio, timeutil
 from memshift.errors import ReadError
 from memshift.jsondoc import Reopener, scan_header
 from memshift.model import AnyRecord, Conversation, Message, Participant, UTCDateTime
@@ -109,15 +109,10 @@ class ConversationFormatAdapter(Adapter):
             if isinstance(obj, dict) and "conversation_list" in obj:
                 return Sniff(0.95, "an object with conversation_list")
             return Sniff(0.0)
-        if source.is_container:
-            members = _read.document_members(source)
-            if not members:
-                return Sniff(0.0)
-            head = source.head(65536, members[0])
-            where = f"{members[0]}: "
-        else:
-            head = source.head(65536)
-            where = ""
+        found = jsondoc.first_document_head(source)
+        if found is None:
+            return Sniff(0.0)
+        head, where = found
         if jsonio.top_level_type(head) != "object" or b'"conversation_list"' not in head:
             return Sniff(0.0)
         if b'"session_meta"' in head or b'"conversation_meta"' in head:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsonio, timeutil
+from memshift import Adapter, Context, Feature, Options, Sniff, hookimpl, jsondoc, jsonio, timeutil
 from memshift.model import AnyRecord, Conversation, Message, Participant, UTCDateTime
 from memshift.sinks import Sink
 from memshift.sources import Source
@@ -126,15 +126,10 @@ class EverosAdapter(Adapter):
             ):
                 return Sniff(0.9, "an object with messages and group_id/user_id")
             return Sniff(0.0)
-        if source.is_container:
-            members = _read.document_members(source)
-            if not members:
-                return Sniff(0.0)
-            head = source.head(65536, members[0])
-            where = f"{members[0]}: "
-        else:
-            head = source.head(65536)
-            where = ""
+        found = jsondoc.first_document_head(source)
+        if found is None:
+            return Sniff(0.0)
+        head, where = found
         if jsonio.top_level_type(head) != "object" or b'"messages"' not in head:
             return Sniff(0.0)
         if b'"timestamp"' not in head:
@@ -156,7 +151,7 @@ class EverosAdapter(Adapter):
             if record.timestamp is None:
                 out.append("timestamp: missing (EverOS requires one)")
             elif (ms := timeutil.to_epoch_ms(record.timestamp)) < SECONDS_BELOW:
-                out.append(f"min_timestamp_ms: {ms} is read as seconds by EverOS")
+                out.append(f"min_timestamp_ms: {ms} is before 2001-09-09, sent in whole seconds")
         return out
 
     def write(self, records: Iterable[AnyRecord], sink: Sink, options: Any, ctx: Context) -> None:

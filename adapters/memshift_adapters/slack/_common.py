@@ -142,6 +142,15 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _take(fields: dict[str, Any], key: str) -> str | None:
+    """A non-empty string field, removed from ``fields`` so only what the model does not name is
+    left to travel in extensions."""
+    value = _text(fields.get(key))
+    if value:
+        del fields[key]
+    return value
+
+
 def pick_name(
     display: str | None, real: str | None, handle: str | None, precedence: Sequence[NamePart]
 ) -> str | None:
@@ -173,18 +182,10 @@ def participant_from_user(raw: Mapping[str, Any], precedence: Sequence[NamePart]
     prof = dict(prof_raw) if isinstance(prof_raw, dict) else None
     display = real_p = title = email = None
     if prof is not None:
-        display = _text(prof.get("display_name"))
-        if display:
-            del prof["display_name"]
-        real_p = _text(prof.get("real_name"))
-        if real_p:
-            del prof["real_name"]
-        title = _text(prof.get("title"))
-        if title:
-            del prof["title"]
-        email = _text(prof.get("email"))
-        if email:
-            del prof["email"]
+        display = _take(prof, "display_name")
+        real_p = _take(prof, "real_name")
+        title = _take(prof, "title")
+        email = _take(prof, "email")
     real_t = _text(rest.get("real_name"))
     real = real_p or real_t
     if real_t and (real_p is None or real_t == real_p):
