@@ -106,7 +106,7 @@ def conversation_extensions(header: Mapping[str, Any]) -> dict[str, Any]:
 class ReadState:
     """Per-conversation reader state: the participant table messages are compared against."""
 
-    __slots__ = ("authors", "cid", "guild_id", "names", "precedence")
+    __slots__ = ("_roleless", "authors", "cid", "guild_id", "names", "precedence")
 
     def __init__(
         self,
@@ -121,6 +121,19 @@ class ReadState:
         #: author id -> the user object the conversation's participant was built from
         self.authors = authors
         self.names = {aid: resolve_name(a, self.precedence) for aid, a in authors.items()}
+        self._roleless: dict[str, dict[str, Any]] = {}
+
+    def reaction_user(self, uid: str) -> dict[str, Any]:
+        """The user object DCE writes for ``uid`` in a reaction (:func:`known_user` without
+        roles), cached per author: reaction user lists repeat the same people, and rebuilding the
+        roleless object for each was the costliest step of reading a message with reactions.
+        Only table users are cached; an author's entry never changes once added."""
+        user = self._roleless.get(uid)
+        if user is None:
+            user = known_user(uid, None, self.authors, False)
+            if uid in self.authors:
+                self._roleless[uid] = user
+        return user
 
 
 def classify_location(value: str) -> tuple[str | None, str | None]:
@@ -262,7 +275,7 @@ def read_message(raw: Any, st: ReadState) -> Message:
     items = get("reactions")
     if items:
         kw["reactions"] = tuple(
-            _read_reaction(r, i, st.authors) for i, r in enumerate(_as_list(items, "reactions"))
+            _read_reaction(r, i, st) for i, r in enumerate(_as_list(items, "reactions"))
         )
     items = get("mentions")
     if items:
@@ -326,7 +339,7 @@ def _read_attachment(a: Any, i: int) -> Attachment:
     )
 
 
-def _read_reaction(r: Any, i: int, table: Mapping[str, dict[str, Any]]) -> Reaction:
+def _read_reaction(r: Any, i: int, st: ReadState) -> Reaction:
     field = f"reactions[{i}]"
     if type(r) is not dict:
         raise FieldError(field, "expected an object")
@@ -349,7 +362,7 @@ def _read_reaction(r: Any, i: int, table: Mapping[str, dict[str, Any]]) -> React
         ):
             raise FieldError(field + ".users", "expected a list of user objects")
         users = tuple(str(u["id"]) for u in raw_users)
-        if raw_users != [known_user(u, None, table, False) for u in users]:
+        if raw_users != [st.reaction_user(u) for u in users]:
             ext[NS + "users"] = raw_users
     extra = {k: v for k, v in r.items() if k not in ("emoji", "count", "users")}
     if extra:

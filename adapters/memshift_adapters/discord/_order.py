@@ -113,26 +113,36 @@ class IdTracker:
         if self._set is not None:
             return key in self._set
         assert self._bloom is not None
-        h1, h2 = _hashes(key)
+        h = _hash(key)
+        h1, h2 = h & 0xFFFFFF, (h >> 40) & 0xFFFFFF
         bloom = self._bloom
         return bool(bloom[h1 >> 3] & (1 << (h1 & 7))) and bool(bloom[h2 >> 3] & (1 << (h2 & 7)))
 
     def _bloom_add(self, key: str) -> None:
-        assert self._bloom is not None
-        h1, h2 = _hashes(key)
-        self._bloom[h1 >> 3] |= 1 << (h1 & 7)
-        self._bloom[h2 >> 3] |= 1 << (h2 & 7)
+        """One call per message past ``limit`` ids (a million times in a big channel), so the
+        hashing is inline for snowflakes rather than a chain of helper calls."""
+        bloom = self._bloom
+        assert bloom is not None
+        h = (int(key) * _GOLDEN) & _MASK if len(key) < 20 and key.isdigit() else _hash(key)
+        h1 = h & 0xFFFFFF
+        h2 = (h >> 40) & 0xFFFFFF
+        bloom[h1 >> 3] |= 1 << (h1 & 7)
+        bloom[h2 >> 3] |= 1 << (h2 & 7)
 
 
-def _hashes(key: str) -> tuple[int, int]:
-    # Deterministic (str hashes are salted per process): snowflakes by value, others by CRC.
-    if key.isdigit() and len(key) < 20:
+_GOLDEN = 0x9E3779B97F4A7C15
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+
+def _hash(key: str) -> int:
+    """64-bit, deterministic (str hashes are salted per process): snowflakes by value, other
+    ids by CRC; the two Bloom positions are bits 0-23 and 40-63."""
+    if len(key) < 20 and key.isdigit():
         x = int(key)
     else:
         raw = key.encode("utf-8", "surrogatepass")
         x = zlib.crc32(raw) | (zlib.adler32(raw) << 32)
-    h = (x * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    return (h & 0xFFFFFF, (h >> 40) & 0xFFFFFF)
+    return (x * _GOLDEN) & _MASK
 
 
 def newer(a: Message, b: Message) -> bool:
@@ -193,6 +203,7 @@ def finish(
     Messages at one instant are collected into a list (copies are always at the same instant);
     the common case, one message per instant, takes the fast path without a list."""
     tracker = IdTracker()
+    bloom_add = tracker._bloom_add
     ids = tracker.exact_set
     limit = tracker.limit
     absent = late = 0
@@ -280,10 +291,11 @@ def finish(
                     tracker.spill()
                     ids = None
             else:
-                out = emit(pending, None)
-                if out is not None:
-                    yield out
-                tracker.add(mid)
+                target = msg.reply_to
+                if target is not None and target not in tracker:
+                    absent += 1
+                yield msg
+                bloom_add(mid)
         else:
             yield from flush()
             group = None
