@@ -19,6 +19,7 @@ from memshift.model import AnyRecord, Conversation, Message
 from memshift.sinks import Sink
 
 from ._common import (
+    GEN_PREFIX,
     MAX_MESSAGES,
     SECONDS_BELOW,
     content_items_text,
@@ -38,6 +39,11 @@ UNTIMED = "messages in a conversation without any time (-O default_time=ISO 8601
 
 
 SEEN_WINDOW = 50_000
+
+_PLAIN_ROLES = frozenset({"user", "assistant"})
+GEN = GEN_PREFIX
+EPOCH = timeutil.EPOCH
+dumps = jsonio.dumps
 
 
 class _ConvState:
@@ -200,6 +206,8 @@ class EverosWriter:
     # -- messages --------------------------------------------------------------------------------
 
     def _message(self, msg: Message) -> None:
+        if self._fast(msg):
+            return
         opt = self.opt
         st = self._state_for(msg)
         if not msg.active:
@@ -245,6 +253,64 @@ class EverosWriter:
             for p_msg, p_role, p_content in pending:
                 self._send(st, p_msg, p_role, p_content, ts, filled=True)
         self._send(st, msg, role, content, ts, filled=False)
+
+    def _fast(self, msg: Message) -> bool:
+        """Write the common message in one step, or return False for :meth:`_send`'s full path.
+
+        A million-message channel is almost all "a timed, active, plain user or assistant
+        message with text and a sender, in the open group document": this path writes exactly
+        the bytes the full path would for it, in a third of the calls. Anything else (the first
+        message of a document, personal mode, empty text, a ``gen_`` or repeated id, an old
+        instant, ``everos:`` extensions, the document limit) takes the full path."""
+        st = self.cur
+        if (
+            st is None
+            or st.fh is None
+            or st.mode != "group"
+            or st.pending
+            or st.conv.id != msg.conversation_id
+            or msg.type != "message"
+            or not msg.active
+        ):
+            return False
+        role = msg.role
+        text = msg.text
+        ts = msg.timestamp
+        sender = msg.sender_id
+        if role not in _PLAIN_ROLES or not text or ts is None or not sender:
+            return False
+        if msg.extensions and (NS + "content" in msg.extensions or NS + "fields" in msg.extensions):
+            return False
+        mid = msg.id
+        if mid in st.seen or mid in st.seen_old or mid.startswith(GEN) or sender.startswith(GEN):
+            return False
+        delta = ts - EPOCH
+        ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+        last = st.last_ms
+        if ms < SECONDS_BELOW or (last is not None and ms < last):
+            return False
+        limit = self.opt.max_messages
+        if limit is not None and st.count + 1 >= limit:
+            return False
+        if delta.microseconds % 1000:
+            self.stats["sub_millisecond_timestamps"] += 1
+        name = msg.sender_name
+        if name is None:
+            name = st.names.get(sender)
+        item: dict[str, Any] = {"message_id": mid, "role": role, "sender_id": sender}
+        if name is not None:
+            item["sender_name"] = name
+        item["timestamp"] = ms
+        item["content"] = text
+        st.fh.write(b",\n" + dumps(item))
+        st.count += 1
+        seen = st.seen
+        seen.add(mid)
+        if len(seen) >= SEEN_WINDOW:
+            st.seen_old, st.seen = seen, set()
+        st.last_ms = ms
+        st.last_ts = ts
+        return True
 
     def _send(
         self, st: _ConvState, msg: Message, role: str, content: Any, ts: datetime, filled: bool
