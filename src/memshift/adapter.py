@@ -108,6 +108,13 @@ class Adapter:
     def sniff(self, source: Source) -> Sniff:
         return NO
 
+    def uses(self, feature: Feature, options: Any, conversation_type: str | None = None) -> bool:
+        """Whether this writer, with ``options``, reads ``feature`` from its input (for
+        conversations of ``conversation_type``, when the caller knows it). Readers ask through
+        :meth:`Context.wants` before collecting something costly; the default, True, never lets
+        them skip anything. A writer overrides it only for data it neither writes nor consults."""
+        return True
+
     def limit_violations(self, record: AnyRecord, options: Any = None) -> list[str]:
         """What in ``record`` breaks a declared limit of this destination (``inspect --to``).
 

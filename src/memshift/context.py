@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import DataError, Location, Loss, ReadError, WriteError
+
+if TYPE_CHECKING:
+    from .adapter import Feature
 
 OnError = Literal["strict", "skip"]
 OnLoss = Literal["ignore", "warn", "raise"]
@@ -72,6 +75,7 @@ class Context:
 
     __slots__ = (
         "_warned",
+        "destination_uses",
         "on_error",
         "on_loss",
         "reject_sink",
@@ -102,6 +106,19 @@ class Context:
         #: Records the writer received but did not write (rejected by a limit); the pipeline
         #: subtracts them from ``written``.
         self.write_dropped = 0
+        #: Set by the pipeline from the writer (``Adapter.uses``) when no transform sits between
+        #: reader and writer; None when records are read for their own sake. See :meth:`wants`.
+        self.destination_uses: Callable[[Feature, str | None], bool] | None = None
+
+    def wants(self, feature: Feature, conversation_type: str | None = None) -> bool:
+        """Whether anything downstream will use ``feature`` (for conversations of the given
+        type), so that a reader may skip collecting what nobody reads: the Discord reader's
+        author pre-scan is a second pass over the file, wasted on a destination without a
+        participant table. Skipping must never lose data silently: whatever the reader then
+        carries instead still reaches the loss report, and a reader that skips participants
+        still names each message's sender."""
+        uses = self.destination_uses
+        return True if uses is None else uses(feature, conversation_type)
 
     # -- bad input -------------------------------------------------------------------------------
 

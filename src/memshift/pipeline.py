@@ -365,6 +365,10 @@ def convert(
                 "write_options": wopts.model_dump(mode="json"),
             }
         steps = resolve_transforms(transforms, reg)
+        if not steps:
+            # Transforms may read anything, so only a direct conversion lets the reader skip
+            # what the writer says it does not use.
+            ctx.destination_uses = lambda feature, kind: writer.uses(feature, wopts, kind)
         done: set[str] = set()
         if resume:
             if sink.kind != "dir" or not writer.resumable:

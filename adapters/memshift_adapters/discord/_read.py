@@ -17,7 +17,7 @@ from typing import IO, Any
 import orjson
 from ijson.common import ObjectBuilder
 
-from memshift import jsonio
+from memshift import Feature, jsonio
 from memshift.context import Context
 from memshift.errors import Location, ReadError
 from memshift.model import AnyRecord, Conversation, Message, Provenance
@@ -243,7 +243,10 @@ class DceReader:
         channel = header["channel"]
         cid = str(channel["id"])
         authors: dict[str, dict[str, Any]] = {}
-        if self.options.collect_participants:
+        # The pre-scan is a second pass over the bytes: skipped when the destination has no use
+        # for participants (every message still names its sender, and each author's first
+        # message carries the user object, which the loss report then counts).
+        if self.options.collect_participants and self.ctx.wants(Feature.PARTICIPANTS, "group"):
             for f in group:
                 if f.opener is None:
                     continue

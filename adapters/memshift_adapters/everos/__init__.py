@@ -157,6 +157,17 @@ class EverosAdapter(Adapter):
     def write(self, records: Iterable[AnyRecord], sink: Sink, options: Any, ctx: Context) -> None:
         _write.EverosWriter(sink, options, ctx).write(records)
 
+    def uses(self, feature: Feature, options: Any, conversation_type: str | None = None) -> bool:
+        """A group document carries only ``sender_id``/``sender_name`` per message: it consults
+        participants only to name a sender its message leaves unnamed. A personal document picks
+        its owner from them, so they matter whenever the mode may be personal."""
+        if feature is Feature.PARTICIPANTS:
+            mode = options.mode
+            if mode == "auto":
+                return conversation_type != "group"
+            return bool(mode == "personal")
+        return True
+
     # -- projection ------------------------------------------------------------------------------
 
     def project(self, records: Iterable[AnyRecord]) -> list[AnyRecord]:
