@@ -400,8 +400,14 @@ def convert(
                     total = probe.size()
             bar = _Progress(total, show)
             try:
+                # No callback when no bar is drawn: the progress stage runs once per record.
                 report = _convert(
-                    inputs[0], output, registry=reg, progress=bar, resume=resume, **common
+                    inputs[0],
+                    output,
+                    registry=reg,
+                    progress=bar if show else None,
+                    resume=resume,
+                    **common,
                 )
             finally:
                 bar.close()

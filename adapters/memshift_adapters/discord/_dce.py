@@ -24,6 +24,7 @@ from ._common import (
     raw_offset,
     reference_for,
     resolve_name,
+    user_stub,
 )
 
 #: ``type`` values that are people's (or bots') messages; every other value is a system event.
@@ -106,7 +107,7 @@ def conversation_extensions(header: Mapping[str, Any]) -> dict[str, Any]:
 class ReadState:
     """Per-conversation reader state: the participant table messages are compared against."""
 
-    __slots__ = ("_roleless", "authors", "cid", "guild_id", "names", "precedence")
+    __slots__ = ("_roleless", "_stubs", "authors", "cid", "guild_id", "names", "precedence")
 
     def __init__(
         self,
@@ -122,6 +123,7 @@ class ReadState:
         self.authors = authors
         self.names = {aid: resolve_name(a, self.precedence) for aid, a in authors.items()}
         self._roleless: dict[str, dict[str, Any]] = {}
+        self._stubs: dict[str, dict[str, Any]] = {}
 
     def reaction_user(self, uid: str) -> dict[str, Any]:
         """The user object DCE writes for ``uid`` in a reaction (:func:`known_user` without
@@ -129,10 +131,16 @@ class ReadState:
         roleless object for each was the costliest step of reading a message with reactions.
         Only table users are cached; an author's entry never changes once added."""
         user = self._roleless.get(uid)
+        if user is not None:
+            return user
+        if uid in self.authors:
+            user = self._roleless[uid] = known_user(uid, None, self.authors, False)
+            self._stubs.pop(uid, None)
+            return user
+        # Someone who has not written (yet): a stub, until they do.
+        user = self._stubs.get(uid)
         if user is None:
-            user = known_user(uid, None, self.authors, False)
-            if uid in self.authors:
-                self._roleless[uid] = user
+            user = self._stubs[uid] = user_stub(uid, None)
         return user
 
 
@@ -160,6 +168,8 @@ def _fast_time(value: object, field: str) -> datetime:
 
 
 _validate_message = Message.__pydantic_validator__.validate_python
+_validate_reaction = Reaction.__pydantic_validator__.validate_python
+_REACTION_KEYS = frozenset({"emoji", "count", "users"})
 
 
 def read_message(raw: Any, st: ReadState) -> Message:
@@ -352,22 +362,36 @@ def _read_reaction(r: Any, i: int, st: ReadState) -> Reaction:
     if type(count) is not int or count < 0:
         raise FieldError(field + ".count", f"not a count: {count!r}")
     ext: dict[str, Any] = {}
-    if emoji != default_emoji(label):
+    if len(emoji) != 4 or emoji != default_emoji(label):  # DCE's usually has 5 keys: differs
         ext[NS + "emoji"] = emoji
-    users: tuple[str, ...] = ()
+    users: list[str] = []
     raw_users = r.get("users")
     if raw_users:
-        if type(raw_users) is not list or not all(
-            type(u) is dict and u.get("id") is not None for u in raw_users
-        ):
+        if type(raw_users) is not list:
             raise FieldError(field + ".users", "expected a list of user objects")
-        users = tuple(str(u["id"]) for u in raw_users)
-        if raw_users != [st.reaction_user(u) for u in users]:
+        # One pass: check, take the id, and compare with the user object the participant table
+        # would give back (the list is then not kept), per user.
+        same = True
+        known = st.reaction_user
+        for u in raw_users:
+            uid = u.get("id") if type(u) is dict else None
+            if uid is None:
+                raise FieldError(field + ".users", "expected a list of user objects")
+            if type(uid) is not str:
+                uid = str(uid)
+            users.append(uid)
+            if same and u != known(uid):
+                same = False
+        if not same:
             ext[NS + "users"] = raw_users
-    extra = {k: v for k, v in r.items() if k not in ("emoji", "count", "users")}
-    if extra:
-        ext[NS + "extra"] = extra
-    return Reaction(emoji=label, count=count, users=users, extensions=ext)
+    if len(r) > 3 or not r.keys() <= _REACTION_KEYS:
+        extra = {k: v for k, v in r.items() if k not in _REACTION_KEYS}
+        if extra:
+            ext[NS + "extra"] = extra
+    reaction: Reaction = _validate_reaction(
+        {"emoji": label, "count": count, "users": tuple(users), "extensions": ext}
+    )
+    return reaction
 
 
 def _read_mentions(
