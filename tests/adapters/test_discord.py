@@ -349,6 +349,62 @@ def test_collect_participants_off_matches_stream_behaviour(tmp_path: Path) -> No
     assert all(not m.extensions for m in messages(on))
 
 
+@pytest.mark.parametrize(
+    ("dst", "options", "transforms", "scanned"),
+    [
+        ("everos", {}, (), False),  # group documents have no participant table
+        ("everos", {"mode": "personal"}, (), True),  # the owner comes from the participants
+        ("everos", {}, ("exclude_bots",), True),  # a transform may read anything
+        ("canonical", {}, (), True),
+        ("discord", {}, (), True),
+    ],
+)
+def test_the_author_scan_runs_only_when_the_destination_uses_participants(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dst: str,
+    options: dict[str, Any],
+    transforms: tuple[str, ...],
+    scanned: bool,
+) -> None:
+    path = tmp_path / "c.json"
+    people = [user(1), user(2, bot=True)]
+    path.write_bytes(
+        document(
+            [message(1_700_000_000_000 + i * 1000, people[i % 2], f"m{i}", i) for i in range(4)]
+        )
+    )
+    calls: list[int] = []
+    real = _scan.scan_authors
+    from memshift_adapters.discord import _read as discord_read
+
+    monkeypatch.setattr(discord_read, "scan_authors", lambda fh: calls.append(1) or real(fh))
+    out = tmp_path / "out"
+    report = memshift.convert(
+        path,
+        out,
+        src="discord",
+        dst=dst,
+        dst_options=options,
+        transforms=transforms,
+        on_loss="ignore",
+    )
+    assert bool(calls) == scanned
+    assert report.balanced
+    if dst == "everos" and not scanned:
+        # Skipping the scan loses nothing silently: the user objects travel on the first
+        # message of each author, and the loss report counts them.
+        assert "extensions[discord:author]" in report.losses
+
+
+def test_context_wants_everything_unless_told() -> None:
+    ctx = Context()
+    assert ctx.wants(memshift.Feature.PARTICIPANTS)
+    ctx.destination_uses = lambda feature, kind: kind != "group"
+    assert not ctx.wants(memshift.Feature.PARTICIPANTS, "group")
+    assert ctx.wants(memshift.Feature.PARTICIPANTS)
+
+
 def test_python_objects_are_read() -> None:
     doc = json.loads(document([message(1_700_000_000_000, user(1), "from a dict")]))
     for obj in (doc, [doc]):
