@@ -79,7 +79,7 @@ class SlackAdapter(Adapter):
     )
     file_extensions = (".zip", ".json")
     output_layout = "dir"
-    ordered_read = False  # day files are not strictly chronological (Pacific days, threads)
+    ordered_read = True  # day files sorted and repaired against their neighbours (_order.py)
     needs_order = True  # each day file is written once, in time order
     ReadOptions = SlackReadOptions
     WriteOptions = SlackWriteOptions

@@ -41,6 +41,10 @@ class SlackReadOptions(Options):
     text_fallback: bool = True
     """When ``text`` is empty, take the readable text from ``blocks`` or legacy
     ``attachments`` (bot and integration posts); the empty original stays in ``markup``."""
+    sort: bool = False
+    """Sort each whole conversation by time (with the core's spilling sorter) instead of
+    repairing day files against their neighbours: for exports whose day files hold messages of
+    distant days, which the reader otherwise keeps where they are, with a warning."""
 
     @field_validator("channels", "name_precedence", mode="before")
     @classmethod

@@ -2,9 +2,10 @@
 page, stdin, or a Python list of message dicts.
 
 Memory stays flat: users.json and the conversation index files are loaded whole (they are small),
-every day file is streamed item by item, and per channel only the set of thread roots is kept (to
-count replies whose root is absent, never to buffer messages). A reply in another day file than
-its root needs nothing else: ``thread_id`` is just the root's ``ts``.
+every day file is parsed item by item, and per channel only the set of thread roots (to count
+replies whose root is absent) and at most two day files' messages are kept: each conversation is
+put in time order here (``_order``), so the core does not have to sort whole channels. A reply in
+another day file than its root needs nothing else: ``thread_id`` is just the root's ``ts``.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
 from memshift import Context, jsonio
 from memshift.errors import Location, ReadError
 from memshift.model import AnyRecord, Conversation, Message, Participant, Provenance
+from memshift.ordering import ConversationSorter
 from memshift.sources import Source
 from memshift.timeutil import TimestampError
 
@@ -30,6 +33,7 @@ from ._common import (
 )
 from ._convert import Bad, Converter, Users, jtype, scrub
 from ._options import SlackReadOptions
+from ._order import TimeOrder
 
 _DAY_FILE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[-.].*)?\.json")
 _INDEX_NAMES = frozenset(name for name, _ in INDEX_FILES)
@@ -84,6 +88,8 @@ class Reader:
         self.conv = Converter(self.users, self.channel_names, options)
         self.orphans = 0
         self.orphan_threads = 0
+        #: Messages passed on out of time order (see ``_order``).
+        self.late = 0
         self.left_out: Counter[str] = Counter()
 
     # -- entry ------------------------------------------------------------------------------
@@ -141,6 +147,8 @@ class Reader:
             ctx.note("slack.unresolved_ids", len(unresolved))
         if self.left_out:
             ctx.note("slack.conversations_left_out", dict(sorted(self.left_out.items())))
+        if self.late:
+            ctx.note("slack.out_of_order", self.late)
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -177,24 +185,56 @@ class Reader:
 
     def _day_files(self, conv_id: str, members: list[str]) -> Iterator[Message]:
         threads = _Threads()
-        for member in members:
-            loc = self.source.location(member)
-            with self.source.open(member) as raw_fh:
-                fh = jsonio.skip_bom(raw_fh)
-                top = _top_level(fh)
-                if top != "array":
-                    raise ReadError(
-                        "expected a JSON array of messages, got "
-                        + ("an empty file" if top is None else top),
-                        loc,
-                    )
-                seen: dict[str, int] = {}
-                for i, raw in enumerate(jsonio.iter_items(fh, "item", loc)):
-                    msg = self._one(raw, i, conv_id, member, seen)
-                    if msg is not None:
-                        threads.see(msg)
-                        yield msg
+        if self.options.sort:
+            files = (self._day_file(conv_id, m, threads) for m in members)
+            yield from _sorted(chain.from_iterable(files))
+        else:
+            order = TimeOrder()
+            for member in members:
+                yield from order.file(self._day_file(conv_id, member, threads))
+            yield from order.finish()
+            self._late(conv_id, order)
         self._orphans(threads)
+
+    def _day_file(self, conv_id: str, member: str, threads: _Threads) -> Iterator[Message]:
+        loc = self.source.location(member)
+        with self.source.open(member) as raw_fh:
+            fh = jsonio.skip_bom(raw_fh)
+            top = _top_level(fh)
+            if top != "array":
+                raise ReadError(
+                    "expected a JSON array of messages, got "
+                    + ("an empty file" if top is None else top),
+                    loc,
+                )
+            seen: dict[str, int] = {}
+            for i, raw in enumerate(jsonio.iter_items(fh, "item", loc)):
+                msg = self._one(raw, i, conv_id, member, seen)
+                if msg is not None:
+                    threads.see(msg)
+                    yield msg
+
+    def _in_order(self, conv_id: str, messages: Iterable[Message]) -> Iterator[Message]:
+        """One array of messages (a lone day file, an API page, a list), sorted whole: there is
+        no later file to hold it back for."""
+        if self.options.sort:
+            yield from _sorted(messages)
+            return
+        order = TimeOrder()
+        yield from order.file(messages)
+        yield from order.finish()
+        self._late(conv_id, order)
+
+    def _late(self, conv_id: str, order: TimeOrder) -> None:
+        if order.late:
+            self.late += order.late
+            self.ctx.warn(
+                f"conversation {conv_id}: {order.late} message(s) are earlier than messages in "
+                "an earlier day file and could not be put back in time order (a hand-edited or "
+                "merged export?); they are kept where they are (-O sort=true sorts whole "
+                "conversations)",
+                key=f"slack-late:{conv_id}",
+            )
 
     def _orphans(self, threads: _Threads) -> None:
         if threads.pending:
@@ -482,13 +522,8 @@ class Reader:
                 rereadable: list[str | None] = [None] if source.kind == "file" else []
                 conv = self._lone_conversation(folder, root, rereadable)
                 yield conv
-                seen: dict[str, int] = {}
                 threads = _Threads()
-                for i, raw in enumerate(jsonio.iter_items(fh, "item", loc)):
-                    msg = self._one(raw, i, conv.id, None, seen)
-                    if msg is not None:
-                        threads.see(msg)
-                        yield msg
+                yield from self._in_order(conv.id, self._array(fh, loc, conv.id, threads))
                 self._orphans(threads)
                 return
             if top == "object":
@@ -556,9 +591,15 @@ class Reader:
                 (raw.get("user"), raw.get("user_profile")) for raw in items if isinstance(raw, dict)
             )
         yield self._bare_conversation(cid, participants)
-        seen: dict[str, int] = {}
         threads = _Threads()
         single = isinstance(data, dict) and prefix == ""
+        yield from self._in_order(cid, self._items(items, cid, prefix, single, threads))
+        self._orphans(threads)
+
+    def _items(
+        self, items: Iterable[Any], cid: str, prefix: str, single: bool, threads: _Threads
+    ) -> Iterator[Message]:
+        seen: dict[str, int] = {}
         for i, raw in enumerate(items):
             if single:
                 try:
@@ -574,7 +615,16 @@ class Reader:
             if msg is not None:
                 threads.see(msg)
                 yield msg
-        self._orphans(threads)
+
+    def _array(
+        self, fh: IO[bytes], loc: Location, cid: str, threads: _Threads
+    ) -> Iterator[Message]:
+        seen: dict[str, int] = {}
+        for i, raw in enumerate(jsonio.iter_items(fh, "item", loc)):
+            msg = self._one(raw, i, cid, None, seen)
+            if msg is not None:
+                threads.see(msg)
+                yield msg
 
     def _scan(self, members: Sequence[str | None]) -> Iterator[tuple[Any, Any]]:
         """``(user, user_profile names)`` of each message in day files, from parser events (no
@@ -617,6 +667,13 @@ class Reader:
             else:
                 found[uid] = self.users.participant(uid)
         return tuple(found.values())
+
+
+def _sorted(messages: Iterable[Message]) -> Iterator[Message]:
+    """One conversation sorted whole by the core's spilling sorter (``-O sort=true``)."""
+    for record in ConversationSorter()(messages):
+        assert isinstance(record, Message)
+        yield record
 
 
 def _label(reason: str) -> str:
