@@ -7,7 +7,7 @@ pipeline can decide about losses, sorting and output paths for a format it has n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
@@ -266,6 +266,42 @@ def project_by_features(
     raise TypeError(f"not a canonical record: {type(record).__name__}")
 
 
+#: Message fields a destination without the feature cannot hold: (feature, attribute, loss name).
+_MESSAGE_LOSSES = (
+    (Feature.REACTIONS, "reactions", "reactions"),
+    (Feature.ATTACHMENTS, "attachments", "attachments"),
+    (Feature.THREADS, "thread_id", "thread_id"),
+    (Feature.REPLIES, "reply_to", "reply_to"),
+    (Feature.EDITS, "edited_at", "edited_at"),
+    (Feature.MENTIONS, "mentions", "mentions"),
+    (Feature.MARKUP, "markup", "markup"),
+)
+
+
+def loss_detector(features: frozenset[Feature], namespace: str) -> Callable[[AnyRecord], list[str]]:
+    """:func:`detect_losses` for one destination, with the feature tests done once: the
+    pipeline calls it for every record, a million times on a big channel."""
+    checks = tuple(
+        (attr, name) for feature, attr, name in _MESSAGE_LOSSES if feature not in features
+    )
+    roles = Feature.SYSTEM_ROLES not in features
+    own = None if namespace == "*" else namespace + ":"
+
+    def detect(record: AnyRecord) -> list[str]:
+        if type(record) is not Message:
+            return detect_losses(record, features, namespace)
+        values = record.__dict__
+        lost = [name for attr, name in checks if values[attr]]
+        if roles and record.role in ("system", "tool"):
+            lost.append("role")
+        ext = record.extensions
+        if ext and own is not None:
+            lost.extend(f"extensions[{key}]" for key in ext if not key.startswith(own))
+        return lost
+
+    return detect
+
+
 def detect_losses(record: AnyRecord, features: frozenset[Feature], namespace: str) -> list[str]:
     """Names of the fields of ``record`` that a destination with ``features`` cannot hold.
 
@@ -275,20 +311,10 @@ def detect_losses(record: AnyRecord, features: frozenset[Feature], namespace: st
     f = features
     lost: list[str] = []
     if isinstance(record, Message):
-        if record.reactions and Feature.REACTIONS not in f:
-            lost.append("reactions")
-        if record.attachments and Feature.ATTACHMENTS not in f:
-            lost.append("attachments")
-        if record.thread_id and Feature.THREADS not in f:
-            lost.append("thread_id")
-        if record.reply_to and Feature.REPLIES not in f:
-            lost.append("reply_to")
-        if record.edited_at and Feature.EDITS not in f:
-            lost.append("edited_at")
-        if record.mentions and Feature.MENTIONS not in f:
-            lost.append("mentions")
-        if record.markup and Feature.MARKUP not in f:
-            lost.append("markup")
+        values = record.__dict__
+        lost.extend(
+            name for feature, attr, name in _MESSAGE_LOSSES if values[attr] and feature not in f
+        )
         if record.role in ("system", "tool") and Feature.SYSTEM_ROLES not in f:
             lost.append("role")
     elif isinstance(record, MemoryItem):

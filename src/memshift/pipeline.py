@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import jsonio
-from .adapter import Adapter, Feature, Options, detect_losses
+from .adapter import Adapter, Feature, Options, loss_detector
 from .context import Context, OnError, OnLoss, Report, describe_exception
 from .errors import (
     DetectionError,
@@ -143,28 +142,32 @@ def _emit(
 ) -> Iterator[AnyRecord]:
     """Detect losses, count what reaches the writer, and tell the sink which conversation the
     writer is on (for the --resume manifest), in one loop."""
-    check = namespace != "*"
+    detect = loss_detector(features, namespace)
     # Losses are tallied locally and reported once per field: a Slack message loses ~8 fields in
     # EverOS, and a Context.loss call per field per record was measurable.
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     examples: dict[str, str] = {}
+    written = 0
     try:
         for record in records:
             if type(record) is Conversation:
                 sink.conversation = record.id
             else:
-                report.written += 1
-            if check:
-                lost = detect_losses(record, features, namespace)
-                if lost:
-                    counts.update(lost)
-                    if len(examples) < len(counts):
-                        for name in lost:
-                            examples.setdefault(name, record.id)
+                written += 1
+            lost = detect(record)
+            if lost:
+                for name in lost:
+                    n = counts.get(name)
+                    if n is None:
+                        counts[name] = 1
+                        examples[name] = record.id
+                    else:
+                        counts[name] = n + 1
             if last is not None:
                 last.record = record
             yield record
     finally:
+        report.written += written
         for name, count in counts.items():
             ctx.loss(name, count=count, example=examples.get(name))
 
