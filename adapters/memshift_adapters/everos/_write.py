@@ -44,6 +44,8 @@ UNTIMED = "messages in a conversation without any time (-O default_time=ISO 8601
 SEEN_WINDOW = 10_000
 
 _PLAIN_ROLES = frozenset({"user", "assistant"})
+_CONTENT_KEY = NS + "content"
+_FIELDS_KEY = NS + "fields"
 GEN = GEN_PREFIX
 EPOCH = timeutil.EPOCH
 dumps = jsonio.dumps
@@ -54,6 +56,7 @@ class _ConvState:
         "assistant_senders",
         "cm",
         "conv",
+        "conv_id",
         "count",
         "doc_id",
         "fh",
@@ -70,6 +73,7 @@ class _ConvState:
 
     def __init__(self, conv: Conversation, mode: str, owner: str | None) -> None:
         self.conv = conv
+        self.conv_id = conv.id
         self.mode = mode
         self.owner = owner
         self.doc_id = safe_id(conv.id) if mode == "group" else safe_session(conv.id)
@@ -99,6 +103,7 @@ class EverosWriter:
         self.pending: Conversation | None = None
         self.stats: Counter[str] = Counter()
         self.seen_convs: set[str] = set()
+        self.max_messages: int | None = options.max_messages
 
     # -- the record loop -------------------------------------------------------------------------
 
@@ -271,7 +276,7 @@ class EverosWriter:
             or st.fh is None
             or st.mode != "group"
             or st.pending
-            or st.conv.id != msg.conversation_id
+            or st.conv_id != msg.conversation_id
             or msg.type != "message"
             or not msg.active
         ):
@@ -282,7 +287,8 @@ class EverosWriter:
         sender = msg.sender_id
         if role not in _PLAIN_ROLES or not text or ts is None or not sender:
             return False
-        if msg.extensions and (NS + "content" in msg.extensions or NS + "fields" in msg.extensions):
+        ext = msg.extensions
+        if ext and (_CONTENT_KEY in ext or _FIELDS_KEY in ext):
             return False
         mid = msg.id
         if mid in st.seen or mid in st.seen_old or mid.startswith(GEN) or sender.startswith(GEN):
@@ -292,7 +298,7 @@ class EverosWriter:
         last = st.last_ms
         if ms < SECONDS_BELOW or (last is not None and ms < last):
             return False
-        limit = self.opt.max_messages
+        limit = self.max_messages
         if limit is not None and st.count + 1 >= limit:
             return False
         if delta.microseconds % 1000:
