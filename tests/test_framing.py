@@ -90,13 +90,39 @@ def test_indented_top_level_array(chunk: int | None) -> None:
     assert len(assert_same_as_ijson(data, "item", chunk=chunk)) == 6
 
 
-def test_the_fast_path_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    """All but the last item come from orjson (the last, and the tail, from ijson)."""
-    calls: list[int] = []
+@pytest.mark.parametrize("chunk", [None, 64])
+def test_the_fast_path_is_taken(monkeypatch: pytest.MonkeyPatch, chunk: int | None) -> None:
+    """All but the last item come from orjson (the last, and the tail, from ijson): in one
+    batch per chunk."""
+    framed: list[int] = []
     real = framing._loads
-    monkeypatch.setattr(framing, "_loads", lambda b: calls.append(1) or real(b))
-    assert len(assert_same_as_ijson(_dce(2, n=10), "messages.item")) == 10
-    assert len(calls) == 1 + 9  # the header check, then nine framed items
+
+    def counting(data: Any) -> Any:
+        value = real(data)
+        if isinstance(value, list):
+            framed.append(len(value))
+        return value
+
+    monkeypatch.setattr(framing, "_loads", counting)
+    assert len(assert_same_as_ijson(_dce(2, n=10), "messages.item", chunk=chunk)) == 10
+    assert sum(framed) == 9
+    if chunk is None:
+        assert framed == [9]  # one parse for the whole buffer
+
+
+def test_a_run_that_does_not_parse_is_taken_frame_by_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """orjson refuses a run (here: too deep once wrapped) but each frame parses alone."""
+    real = framing._loads
+
+    def no_batches(data: Any) -> Any:
+        if bytes(data[:1]) == b"[":
+            raise framing.orjson.JSONDecodeError("refused", "", 0)
+        return real(data)
+
+    monkeypatch.setattr(framing, "_loads", no_batches)
+    assert len(assert_same_as_ijson(_dce(2, n=10), "messages.item", chunk=100)) == 10
 
 
 # -- layouts it must refuse or hand over ---------------------------------------------------------

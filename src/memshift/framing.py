@@ -9,12 +9,18 @@ top-level key) ends on its own line, at the array's item indentation, followed b
 next item's ``{`` at the same indentation. A raw newline never occurs inside a JSON string, so
 that byte sequence is always structure.
 
+Each chunk read is parsed in one call: everything from the next item's ``{`` to the ``}`` of the
+chunk's last separator, wrapped in ``[...]``, so the per-item cost is orjson's alone (one search
+and one call per 64 KiB instead of per item).
+
 Why it is exact: the first item's position is vouched for by parsing the header with the array
-emptied (``header + "[]}"`` must be a JSON object holding the key). Each frame runs from an
-item's ``{`` to a ``}`` followed by the separator, and it is accepted only if orjson parses it as
-one complete value: a frame cut inside an item (an odd file whose nested lines share the item
-indentation) is unbalanced and fails, and a frame that parses is therefore exactly one item. The
-first frame orjson refuses, the last item, and everything after the array go to ijson, fed the
+emptied (``header + "[]}"`` must be a JSON object holding the key). A run starts at an item's
+``{`` and ends at a ``}`` followed by the separator; it is accepted only if orjson parses it as a
+complete array, which walks the original items one by one and can only end where an item ends,
+so its elements are exactly those items. A run that does not parse (an odd file whose nested
+lines share the item indentation) is taken frame by frame, each frame accepted only if it parses
+as one complete value, which a frame cut inside an item never does. The first frame orjson
+refuses, the last item, and everything after the array go to ijson, fed the
 rest of the file behind a synthetic ``{"<key>": [`` (or ``[``) so that it parses exactly the
 document's remaining text in the same context: values, errors, trailing members and a second
 array under the same key come out as they would have from ijson alone. Documents whose layout is
@@ -30,14 +36,16 @@ overflow", and the whole file fails), while a framed item reads it as orjson doe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 import ijson
 import orjson
 
-#: Read size. 256 KiB: larger reads make glibc hand out fresh mmap'd pages for each buffer.
-CHUNK = 1 << 18
+#: Read size, and so the size of one batch parse. 64 KiB: the ~50 items of a batch are still in
+#: the CPU cache when the reader takes them (256 KiB batches parsed 1M DCE messages in 3.7 s,
+#: 64 KiB ones in 2.2 s; ijson takes 8.4 s).
+CHUNK = 1 << 16
 #: The header (everything before the first item) must fit in this much.
 MAX_HEAD = 1 << 20
 #: A frame with no separator after this many bytes hands the rest to ijson, so an item or a
@@ -68,27 +76,47 @@ def items(fh: IO[bytes], prefix: str) -> Iterator[Any]:
         yield from ijson.items(_Chain(buf, fh), prefix, use_float=True)
         return
     pos, sep, close = layout
+    while True:
+        j = buf.rfind(sep, pos)
+        if j >= 0:
+            # Every item up to the buffer's last separator, in one parse: one search and one
+            # call per chunk instead of per item. If the run does not parse as an array of
+            # items, it is taken frame by frame, and ijson takes over at the first bad frame.
+            try:
+                batch = _loads(b"".join((b"[", memoryview(buf)[pos : j + close], b"]")))
+            except orjson.JSONDecodeError:
+                pos = yield from _frames(buf, pos, j, sep, close)
+                if pos <= j:
+                    break
+            else:
+                yield from batch
+                pos = j + len(sep) - 1
+        if len(buf) - pos > MAX_FRAME:
+            break
+        more = fh.read(CHUNK)
+        if not more:
+            break
+        buf = buf[pos:] + more
+        pos = 0
+    opener = b"[" if key == "" else b'{"' + key.encode() + b'":['
+    yield from ijson.items(_Chain(opener + buf[pos:], fh), prefix, use_float=True)
+
+
+def _frames(buf: bytes, pos: int, last: int, sep: bytes, close: int) -> Generator[Any, None, int]:
+    """The items from ``pos`` through the one ending at the separator at ``last``, one frame
+    each; returns where the next item starts, or the start of the first frame that does not
+    parse (which is then at most ``last``)."""
     find = buf.find
     while True:
-        j = find(sep, pos)
-        if j < 0:
-            if len(buf) - pos > MAX_FRAME:
-                break
-            more = fh.read(CHUNK)
-            if not more:
-                break
-            buf = buf[pos:] + more
-            find = buf.find
-            pos = 0
-            continue
+        j = find(sep, pos, last + len(sep))
         try:
             value = _loads(buf[pos : j + close])
         except orjson.JSONDecodeError:
-            break
+            return pos
         yield value
         pos = j + len(sep) - 1
-    opener = b"[" if key == "" else b'{"' + key.encode() + b'":['
-    yield from ijson.items(_Chain(opener + buf[pos:], fh), prefix, use_float=True)
+        if j >= last:
+            return pos
 
 
 def _key_of(prefix: str) -> str | None:
