@@ -33,7 +33,8 @@ class DiscordReadOptions(Options):
     collect_participants: bool = True
     """List every message author on the Conversation (a byte-level pre-scan of each file, 5-15 %
     of a plain parse). Off: participants stay empty and the first message of each author carries
-    the full user object instead. Streamed input (stdin) is never pre-scanned."""
+    the full user object instead. Streamed input (stdin) is never pre-scanned, nor is a file whose
+    destination does not use participants (EverOS group documents)."""
     dedupe: bool = True
     """Drop copies of a message (same id at the same instant) that overlapping exports of one
     channel, or a hand-edited file, contain; the copy with the latest edit is kept."""
