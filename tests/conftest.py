@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+import memshift.model
 from memshift.registry import Registry
+
+# Readers that build records with memshift.model.trusted_message are checked against full
+# validation in every test: a reader that breaks the contract fails here, not in production.
+memshift.model.CHECK_TRUSTED = True
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from memshift import model
 from memshift.model import (
+    MAX_TEXT,
     SCHEMA_VERSION,
     Conversation,
     MemoryItem,
@@ -74,3 +76,76 @@ def test_json_schema_matches_snapshot() -> None:
         SCHEMA_SNAPSHOT.parent.mkdir(exist_ok=True)
         SCHEMA_SNAPSHOT.write_text(text)
     assert SCHEMA_SNAPSHOT.read_text() == text
+
+
+# -- trusted_message: the hot-path constructor -----------------------------------------------
+
+
+def _fields(**over: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "id": "m1",
+        "conversation_id": "c1",
+        "timestamp": datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        "timestamp_raw": "2024-01-02T03:04:05.678+00:00",
+        "sender_id": "u1",
+        "sender_name": "Ana",
+        "text": "hello",
+        "extensions": {"discord:type": "Reply"},
+    }
+    fields.update(over)
+    return fields
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """trusted_message as it runs outside the test suite (no cross-check)."""
+    monkeypatch.setattr(model, "CHECK_TRUSTED", False)
+
+
+@pytest.mark.usefixtures("production")
+def test_trusted_message_equals_the_validated_one() -> None:
+    fields = _fields()
+    trusted = model.trusted_message(fields)
+    validated = Message.model_validate(fields)
+    assert trusted == validated
+    assert trusted.model_fields_set == validated.model_fields_set
+    assert trusted.model_dump() == validated.model_dump()
+    assert model.trusted_message(_fields(extensions={})).extensions == {}
+    # Defaults are fresh per record, never shared.
+    a, b = (
+        model.trusted_message({"id": "a", "conversation_id": "c"}),
+        model.trusted_message({"id": "b", "conversation_id": "c"}),
+    )
+    assert a.extensions == {} and a.extensions is not b.extensions
+
+
+@pytest.mark.usefixtures("production")
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"text": "x" * (MAX_TEXT + 1)},  # refused, exactly as validation refuses it
+        {"timestamp": datetime(2024, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1)))},
+        {"edited_at": datetime(2024, 1, 2, 3, 4, 5)},  # naive: refused
+    ],
+)
+def test_what_a_reader_cannot_cheaply_check_is_validated(over: dict[str, object]) -> None:
+    fields = _fields(**over)
+    try:
+        expected: object = Message.model_validate(fields)
+    except ValueError as exc:
+        with pytest.raises(ValueError):
+            model.trusted_message(fields)
+        assert "validation error" in str(exc)
+    else:
+        got = model.trusted_message(fields)
+        assert got == expected
+        assert got.timestamp is not None and got.timestamp.tzinfo is UTC
+
+
+def test_the_test_suite_checks_every_trusted_message() -> None:
+    """Under the suite (CHECK_TRUSTED), a reader that passes a wrong type is caught."""
+    assert model.CHECK_TRUSTED
+    with pytest.raises(AssertionError, match="refuses"):
+        model.trusted_message(_fields(sender_name=42))
+    with pytest.raises(AssertionError, match="differs"):
+        model.trusted_message(_fields(attachments=[]))  # a list where the model keeps a tuple

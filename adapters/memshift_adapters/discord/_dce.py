@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from memshift.model import Attachment, Mention, Message, Reaction
+from memshift.model import Attachment, Mention, Message, Reaction, trusted_message
 
 from ._common import (
     DEFAULT_GUILD,
@@ -167,7 +167,6 @@ def _fast_time(value: object, field: str) -> datetime:
     return parse_time(value, field)
 
 
-_validate_message = Message.__pydantic_validator__.validate_python
 _validate_reaction = Reaction.__pydantic_validator__.validate_python
 _REACTION_KEYS = frozenset({"emoji", "count", "users"})
 
@@ -312,7 +311,8 @@ def read_message(raw: Any, st: ReadState) -> Message:
         ext[NS + "extra"] = {k: v for k, v in raw.items() if k not in _MESSAGE_KEYS}
     if ext:
         kw["extensions"] = ext
-    return _validate_message(kw)  # type: ignore[no-any-return]
+    # Every value above is type-checked or built here, so the model need not check it again.
+    return trusted_message(kw)
 
 
 def _as_list(value: Any, field: str) -> list[Any]:
