@@ -207,12 +207,7 @@ class Reader:
                     + ("an empty file" if top is None else top),
                     loc,
                 )
-            seen: dict[str, int] = {}
-            for i, raw in enumerate(jsonio.iter_items(fh, "item", loc)):
-                msg = self._one(raw, i, conv_id, member, seen)
-                if msg is not None:
-                    threads.see(msg)
-                    yield msg
+            yield from self._array(fh, loc, conv_id, threads, member)
 
     def _in_order(self, conv_id: str, messages: Iterable[Message]) -> Iterator[Message]:
         """One array of messages (a lone day file, an API page, a list), sorted whole: there is
@@ -617,11 +612,17 @@ class Reader:
                 yield msg
 
     def _array(
-        self, fh: IO[bytes], loc: Location, cid: str, threads: _Threads
+        self,
+        fh: IO[bytes],
+        loc: Location,
+        cid: str,
+        threads: _Threads,
+        member: str | None = None,
     ) -> Iterator[Message]:
+        """One JSON array of messages (a day file, an API page), as canonical messages."""
         seen: dict[str, int] = {}
         for i, raw in enumerate(jsonio.iter_items(fh, "item", loc)):
-            msg = self._one(raw, i, cid, None, seen)
+            msg = self._one(raw, i, cid, member, seen)
             if msg is not None:
                 threads.see(msg)
                 yield msg
