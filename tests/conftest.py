@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 import memshift.model
 from memshift.registry import Registry
 
-# Readers that build records with memshift.model.trusted_message are checked against full
+# Readers that build records with memshift.model.trusted are checked against full
 # validation in every test: a reader that breaks the contract fails here, not in production.
 memshift.model.CHECK_TRUSTED = True
 

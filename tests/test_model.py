@@ -18,6 +18,7 @@ from memshift.model import (
     MemoryItem,
     Message,
     Participant,
+    Reaction,
     record_from_dict,
     record_json_schema,
 )
@@ -78,7 +79,7 @@ def test_json_schema_matches_snapshot() -> None:
     assert SCHEMA_SNAPSHOT.read_text() == text
 
 
-# -- trusted_message: the hot-path constructor -----------------------------------------------
+# -- trusted(): the hot-path constructor -----------------------------------------------
 
 
 def _fields(**over: object) -> dict[str, object]:
@@ -98,23 +99,23 @@ def _fields(**over: object) -> dict[str, object]:
 
 @pytest.fixture
 def production(monkeypatch: pytest.MonkeyPatch) -> None:
-    """trusted_message as it runs outside the test suite (no cross-check)."""
+    """trusted() as it runs outside the test suite (no cross-check)."""
     monkeypatch.setattr(model, "CHECK_TRUSTED", False)
 
 
 @pytest.mark.usefixtures("production")
-def test_trusted_message_equals_the_validated_one() -> None:
+def test_trusted_equals_the_validated_record() -> None:
     fields = _fields()
-    trusted = model.trusted_message(fields)
+    trusted = model.trusted(Message, fields)
     validated = Message.model_validate(fields)
     assert trusted == validated
     assert trusted.model_fields_set == validated.model_fields_set
     assert trusted.model_dump() == validated.model_dump()
-    assert model.trusted_message(_fields(extensions={})).extensions == {}
+    assert model.trusted(Message, _fields(extensions={})).extensions == {}
     # Defaults are fresh per record, never shared.
     a, b = (
-        model.trusted_message({"id": "a", "conversation_id": "c"}),
-        model.trusted_message({"id": "b", "conversation_id": "c"}),
+        model.trusted(Message, {"id": "a", "conversation_id": "c"}),
+        model.trusted(Message, {"id": "b", "conversation_id": "c"}),
     )
     assert a.extensions == {} and a.extensions is not b.extensions
 
@@ -134,18 +135,20 @@ def test_what_a_reader_cannot_cheaply_check_is_validated(over: dict[str, object]
         expected: object = Message.model_validate(fields)
     except ValueError as exc:
         with pytest.raises(ValueError):
-            model.trusted_message(fields)
+            model.trusted(Message, fields)
         assert "validation error" in str(exc)
     else:
-        got = model.trusted_message(fields)
+        got = model.trusted(Message, fields)
         assert got == expected
         assert got.timestamp is not None and got.timestamp.tzinfo is UTC
 
 
-def test_the_test_suite_checks_every_trusted_message() -> None:
+def test_the_test_suite_checks_every_trusted_record() -> None:
     """Under the suite (CHECK_TRUSTED), a reader that passes a wrong type is caught."""
     assert model.CHECK_TRUSTED
     with pytest.raises(AssertionError, match="refuses"):
-        model.trusted_message(_fields(sender_name=42))
+        model.trusted(Message, _fields(sender_name=42))
     with pytest.raises(AssertionError, match="differs"):
-        model.trusted_message(_fields(attachments=[]))  # a list where the model keeps a tuple
+        model.trusted(Message, _fields(attachments=[]))  # a list where the model keeps a tuple
+    with pytest.raises(AssertionError, match="refuses"):
+        model.trusted(Reaction, {"emoji": 5})

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from memshift.model import Attachment, Mention, Message, Reaction, trusted_message
+from memshift.model import Attachment, Mention, Message, Reaction, trusted
 
 from ._common import (
     DEFAULT_GUILD,
@@ -167,7 +167,6 @@ def _fast_time(value: object, field: str) -> datetime:
     return parse_time(value, field)
 
 
-_validate_reaction = Reaction.__pydantic_validator__.validate_python
 _REACTION_KEYS = frozenset({"emoji", "count", "users"})
 
 
@@ -312,7 +311,7 @@ def read_message(raw: Any, st: ReadState) -> Message:
     if ext:
         kw["extensions"] = ext
     # Every value above is type-checked or built here, so the model need not check it again.
-    return trusted_message(kw)
+    return trusted(Message, kw)
 
 
 def _as_list(value: Any, field: str) -> list[Any]:
@@ -350,17 +349,16 @@ def _read_attachment(a: Any, i: int) -> Attachment:
 
 
 def _read_reaction(r: Any, i: int, st: ReadState) -> Reaction:
-    field = f"reactions[{i}]"
     if type(r) is not dict:
-        raise FieldError(field, "expected an object")
+        raise FieldError(f"reactions[{i}]", "expected an object")
     emoji = r.get("emoji")
     if type(emoji) is not dict:
-        raise FieldError(field + ".emoji", "missing emoji")
+        raise FieldError(f"reactions[{i}].emoji", "missing emoji")
     name = emoji.get("name")
     label = str(name) if name else str(emoji.get("id") or "")
     count = r.get("count", 1)
     if type(count) is not int or count < 0:
-        raise FieldError(field + ".count", f"not a count: {count!r}")
+        raise FieldError(f"reactions[{i}].count", f"not a count: {count!r}")
     ext: dict[str, Any] = {}
     if len(emoji) != 4 or emoji != default_emoji(label):  # DCE's usually has 5 keys: differs
         ext[NS + "emoji"] = emoji
@@ -368,7 +366,7 @@ def _read_reaction(r: Any, i: int, st: ReadState) -> Reaction:
     raw_users = r.get("users")
     if raw_users:
         if type(raw_users) is not list:
-            raise FieldError(field + ".users", "expected a list of user objects")
+            raise FieldError(f"reactions[{i}].users", "expected a list of user objects")
         # One pass: check, take the id, and compare with the user object the participant table
         # would give back (the list is then not kept), per user.
         same = True
@@ -376,7 +374,7 @@ def _read_reaction(r: Any, i: int, st: ReadState) -> Reaction:
         for u in raw_users:
             uid = u.get("id") if type(u) is dict else None
             if uid is None:
-                raise FieldError(field + ".users", "expected a list of user objects")
+                raise FieldError(f"reactions[{i}].users", "expected a list of user objects")
             if type(uid) is not str:
                 uid = str(uid)
             users.append(uid)
@@ -388,10 +386,9 @@ def _read_reaction(r: Any, i: int, st: ReadState) -> Reaction:
         extra = {k: v for k, v in r.items() if k not in _REACTION_KEYS}
         if extra:
             ext[NS + "extra"] = extra
-    reaction: Reaction = _validate_reaction(
-        {"emoji": label, "count": count, "users": tuple(users), "extensions": ext}
+    return trusted(
+        Reaction, {"emoji": label, "count": count, "users": tuple(users), "extensions": ext}
     )
-    return reaction
 
 
 def _read_mentions(
