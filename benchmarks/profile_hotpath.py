@@ -52,7 +52,7 @@ from memshift import jsonio, timeutil  # noqa: E402
 from memshift.adapter import detect_losses  # noqa: E402
 from memshift.errors import Location  # noqa: E402
 from memshift.model import AnyRecord, Message  # noqa: E402
-from memshift.ordering import ConversationSorter  # noqa: E402
+from memshift.ordering import DEFAULT_MAX_BYTES, ConversationSorter  # noqa: E402
 
 
 def per_item(fn: Callable[[], int], repeat: int) -> tuple[float, float, int]:
@@ -199,13 +199,14 @@ def stage_table(fmt: str, src: Path, repeat: int, scratch: Path) -> list[tuple[s
         med, _, _ = per_item(_each(lambda r: detect_losses(r, features, namespace), recs), repeat)
         rows.append(("filters+loss: detect_losses", med, "per record"))
 
-        def sort_with(threshold: int) -> Callable[[], int]:
-            return lambda: _drain(ConversationSorter(threshold)(recs))
+        def sort_with(threshold: int, max_bytes: int) -> Callable[[], int]:
+            return lambda: _drain(ConversationSorter(threshold, max_bytes=max_bytes)(recs))
 
-        med, _, _ = per_item(sort_with(10**9), repeat)
+        # (the default 16 MiB budget would spill these 20,000 held records: say which path)
+        med, _, _ = per_item(sort_with(10**9, 1 << 40), repeat)
         rows.append(("sort: ConversationSorter, in memory", med, "no spill"))
-        med, _, _ = per_item(sort_with(2_000), repeat)
-        rows.append(("sort: ConversationSorter, spilling every 2,000", med, "the >threshold path"))
+        med, _, _ = per_item(sort_with(2_000, 1 << 40), repeat)
+        rows.append(("sort: ConversationSorter, spilling every 2,000", med, "the >budget path"))
 
         try:
             # through importlib: the adapters package ships no py.typed marker (yet)
@@ -329,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     per_msg, held = retained_bytes(args.format, src)
     print(
         f"\nRetained memory per Message held in a list (tracemalloc, {held:,} messages): "
-        f"{per_msg:,.0f} bytes; a sort buffer of 50,000 (ordering.DEFAULT_THRESHOLD) holds "
-        f"about {per_msg * 50_000 / 2**20:,.0f} MiB."
+        f"{per_msg:,.0f} bytes; the sorter's 16 MiB budget (ordering.DEFAULT_MAX_BYTES) holds "
+        f"about {DEFAULT_MAX_BYTES / per_msg:,.0f} of them."
     )
     if args.cprofile is not None:
         target = None if str(args.cprofile) == "-" else args.cprofile
