@@ -248,3 +248,31 @@ def test_any_document(
     if cut is not None:
         data = data[:cut]
     assert_same_as_ijson(data, "messages.item" if keyed else "item", chunk=chunk)
+
+
+class _CountingReader(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        self.reads += 1
+        return super().read(n)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        json.dumps({"channel": {"id": 1}, "messages": _messages(400)}).encode(),  # compact
+        b'{"name": "Big", "messages": [\n' + b",\n".join(b'{"a": 1}' for _ in range(4000)) + b"]}",
+    ],
+)
+def test_a_document_that_is_not_indented_is_not_read_ahead(
+    monkeypatch: pytest.MonkeyPatch, data: bytes
+) -> None:
+    """The layout is decided from the first line, so memory stays one chunk for compact JSON."""
+    monkeypatch.setattr(framing, "CHUNK", 1024)
+    fh = _CountingReader(data)
+    first = next(framing.items(fh, "messages.item"))
+    assert first
+    assert fh.reads <= 2  # the framing's one look, then ijson's first buffer

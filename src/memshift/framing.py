@@ -66,13 +66,13 @@ def items(fh: IO[bytes], prefix: str) -> Iterator[Any]:
         return
     buf = fh.read(CHUNK)
     layout = _layout(buf, key)
-    while layout is None and len(buf) < MAX_HEAD:
+    while layout is _MORE and len(buf) < MAX_HEAD:
         more = fh.read(CHUNK)
         if not more:
             break
         buf += more
         layout = _layout(buf, key)
-    if layout is None:
+    if not isinstance(layout, tuple):
         yield from ijson.items(_Chain(buf, fh), prefix, use_float=True)
         return
     pos, sep, close = layout
@@ -130,32 +130,42 @@ def _key_of(prefix: str) -> str | None:
     return None
 
 
-def _layout(buf: bytes, key: str) -> tuple[int, bytes, int] | None:
+class _More:
+    """``_layout`` needs more of the document to decide."""
+
+
+_MORE = _More()
+
+
+def _layout(buf: bytes, key: str) -> tuple[int, bytes, int] | _More | None:
     """``(offset of the first item, separator, length of a frame's end within the separator)``
-    when ``buf`` holds an indented header and the first item's start; else None."""
+    when ``buf`` holds an indented header and the first item's start; :data:`_MORE` when it may
+    but ``buf`` ends too soon to tell; None when the document is not laid out that way (decided
+    from the first line, so a compact document is never read ahead)."""
     body = buf.lstrip()
     skipped = len(buf) - len(body)
     nl_at = body.find(b"\n")
+    if nl_at < 0:
+        return _MORE if len(body) < 8 else None
     if nl_at < 1:
         return None
     nl = b"\r\n" if body[nl_at - 1 : nl_at] == b"\r" else b"\n"
     first = body[: nl_at - len(nl) + 1].rstrip()
+    if first != (b"[" if key == "" else b"{"):
+        return None
     if key == "":
-        if first != b"[":
-            return None
         start = nl_at + 1
-        indent = _indent(body, start)
-        item_indent = indent
+        item_indent = _indent(body, start)
     else:
-        if first != b"{":
-            return None
         indent = _indent(body, nl_at + 1)
+        if nl_at + 1 + len(indent) >= len(body):
+            return _MORE
         if not indent:
             return None
         opening = nl + indent + orjson.dumps(key) + b": ["
         at = body.find(opening)
         if at < 0:
-            return None
+            return _MORE  # a longer header: the caller stops at MAX_HEAD
         bracket = at + len(opening) - 1
         try:
             header = _loads(body[:bracket] + b"[]}")
@@ -164,14 +174,14 @@ def _layout(buf: bytes, key: str) -> tuple[int, bytes, int] | None:
         if not isinstance(header, dict) or header.get(key) != []:
             return None
         start = bracket + 1 + len(nl)
-        if body[bracket + 1 : start] != nl:
-            return None
         item_indent = indent * 2
-        if _indent(body, start) != item_indent:
+        if len(body) < start + len(item_indent) + 1:
+            return _MORE
+        if body[bracket + 1 : start] != nl or _indent(body, start) != item_indent:
             return None
+    if start + len(item_indent) >= len(body):
+        return _MORE
     if not item_indent or body[start + len(item_indent) : start + len(item_indent) + 1] != b"{":
-        return None
-    if key == "" and body[start - len(nl) : start] != nl:
         return None
     lead = nl + item_indent
     sep = lead + b"}," + lead + b"{"
