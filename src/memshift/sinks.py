@@ -75,9 +75,13 @@ def part_name(path: str, part: int) -> str:
 
 
 class _Staged:
+    """A document written to ``tmp`` and renamed to ``final`` at commit. Plain strings, not
+    ``Path`` objects: one is kept per document until the commit, and at 10,000 ChatGPT
+    conversations the ``Path`` pairs were most of the sink's memory."""
+
     __slots__ = ("final", "tmp")
 
-    def __init__(self, final: Path, tmp: Path) -> None:
+    def __init__(self, final: str, tmp: str) -> None:
         self.final = final
         self.tmp = tmp
 
@@ -202,7 +206,7 @@ class Sink:
         fd, tmp = tempfile.mkstemp(
             prefix=f".{final.name}.", suffix=".memshift-tmp", dir=final.parent
         )
-        staged = _Staged(final, Path(tmp))
+        staged = _Staged(str(final), tmp)
         self._staged.append(staged)
         self.doc_conversation[final_name] = self.conversation
         with os.fdopen(fd, "wb", buffering=0) as fh:
@@ -223,7 +227,7 @@ class Sink:
             # killed run can continue from the last complete document.
             os.replace(staged.tmp, staged.final)
             self._staged.remove(staged)
-            self.outputs.append(str(staged.final))
+            self.outputs.append(staged.final)
             self._append_manifest(final_name)
 
     def commit(self) -> None:
@@ -243,7 +247,7 @@ class Sink:
             self.outputs.append(str(self.path))
         for staged in self._staged:
             os.replace(staged.tmp, staged.final)
-            self.outputs.append(str(staged.final))
+            self.outputs.append(staged.final)
         self._staged.clear()
         if self.kind == "dir" and self.path is not None and self.manifest_header is not None:
             self._write_manifest()
@@ -256,7 +260,7 @@ class Sink:
             self._manifest_fh = None
         for staged in self._staged:
             try:
-                staged.tmp.unlink()
+                os.unlink(staged.tmp)
             except FileNotFoundError:
                 pass
         self._staged.clear()
