@@ -85,40 +85,33 @@ def _each(fn: Callable[[Any], Any], items: list[Any]) -> Callable[[], int]:
     return run
 
 
-def parse_only(fmt: str, src: Path) -> int:
-    """The same parse the raw case of run.py does."""
+Items = Callable[[Any, str], Iterable[Any]]
+
+
+def _ijson_items(fh: Any, prefix: str) -> Iterable[Any]:
+    return ijson.items(fh, prefix, use_float=True)
+
+
+def _memshift_items(fh: Any, prefix: str) -> Iterable[Any]:
+    return jsonio.iter_items(fh, prefix, Location("profile"))
+
+
+def parse_only(fmt: str, src: Path, items: Items = _ijson_items) -> int:
+    """The same parse the raw case of run.py does (ijson), or with ``_memshift_items`` the one
+    memshift's readers do: ``jsonio.iter_items``, which frames indented arrays and parses them
+    with orjson, and falls back to ijson for everything else."""
     n = 0
     if fmt == "discord":
         with open(src, "rb") as fh:
-            n = _drain(ijson.items(fh, "messages.item", use_float=True))
+            n = _drain(items(fh, "messages.item"))
     elif fmt == "slack":
         for folder in sorted(p for p in src.iterdir() if p.is_dir()):
             for day in sorted(folder.glob("*.json")):
                 with open(day, "rb") as fh:
-                    n += _drain(ijson.items(fh, "item", use_float=True))
+                    n += _drain(items(fh, "item"))
     else:
         with open(src, "rb") as fh:
-            for conv in ijson.items(fh, "item", use_float=True):
-                n += sum(1 for node in conv["mapping"].values() if node.get("message"))
-    return n
-
-
-def parse_memshift(fmt: str, src: Path) -> int:
-    """The parse memshift's readers do: ``jsonio.iter_items``, which frames indented arrays and
-    parses each item with orjson, and falls back to ijson for everything else."""
-    loc = Location(str(src))
-    n = 0
-    if fmt == "discord":
-        with open(src, "rb") as fh:
-            n = _drain(jsonio.iter_items(fh, "messages.item", loc))
-    elif fmt == "slack":
-        for folder in sorted(p for p in src.iterdir() if p.is_dir()):
-            for day in sorted(folder.glob("*.json")):
-                with open(day, "rb") as fh:
-                    n += _drain(jsonio.iter_items(fh, "item", loc))
-    else:
-        with open(src, "rb") as fh:
-            for conv in jsonio.iter_items(fh, "item", loc):
+            for conv in items(fh, "item"):
                 n += sum(1 for node in conv["mapping"].values() if node.get("message"))
     return n
 
@@ -158,7 +151,7 @@ def stage_table(fmt: str, src: Path, repeat: int, scratch: Path) -> list[tuple[s
 
     med, _mn, n = per_item(lambda: parse_only(fmt, src), repeat)
     rows.append(("parse (ijson yajl2_c items: the floor of run.py)", med, f"{n:,} records"))
-    med, _mn, n = per_item(lambda: parse_memshift(fmt, src), repeat)
+    med, _mn, n = per_item(lambda: parse_only(fmt, src, _memshift_items), repeat)
     parse_us = med
     rows.append(("parse as memshift reads (jsonio.iter_items, framed)", med, f"{n:,} records"))
 

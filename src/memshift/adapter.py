@@ -288,12 +288,13 @@ def loss_detector(features: frozenset[Feature], namespace: str) -> Callable[[Any
     own = None if namespace == "*" else namespace + ":"
 
     def detect(record: AnyRecord) -> list[str]:
-        if type(record) is not Message:
-            return detect_losses(record, features, namespace)
-        values = record.__dict__
-        lost = [name for attr, name in checks if values[attr]]
-        if roles and record.role in ("system", "tool"):
-            lost.append("role")
+        if type(record) is Message or isinstance(record, Message):
+            values = record.__dict__
+            lost = [name for attr, name in checks if values[attr]]
+            if roles and record.role in ("system", "tool"):
+                lost.append("role")
+        else:
+            lost = _record_losses(record, features)
         ext = record.extensions
         if ext and own is not None:
             lost.extend(f"extensions[{key}]" for key in ext if not key.startswith(own))
@@ -308,16 +309,13 @@ def detect_losses(record: AnyRecord, features: frozenset[Feature], namespace: st
     Declarative, so every writer gets loss reports for free; writers add format-specific ones
     (a role the API refuses, a block over its limit) through :meth:`Context.loss`.
     """
-    f = features
+    return loss_detector(features, namespace)(record)
+
+
+def _record_losses(record: AnyRecord, f: frozenset[Feature]) -> list[str]:
+    """The losses of a conversation or memory item (messages are tested in the detector)."""
     lost: list[str] = []
-    if isinstance(record, Message):
-        values = record.__dict__
-        lost.extend(
-            name for feature, attr, name in _MESSAGE_LOSSES if values[attr] and feature not in f
-        )
-        if record.role in ("system", "tool") and Feature.SYSTEM_ROLES not in f:
-            lost.append("role")
-    elif isinstance(record, MemoryItem):
+    if isinstance(record, MemoryItem):
         if record.triple and Feature.TRIPLES not in f:
             lost.append("triple")
         if (record.label or record.limit) and Feature.BLOCKS not in f:
@@ -330,9 +328,4 @@ def detect_losses(record: AnyRecord, features: frozenset[Feature], namespace: st
             lost.append("metadata")
     elif isinstance(record, Conversation) and record.description and Feature.DESCRIPTIONS not in f:
         lost.append("description")
-    if record.extensions and namespace != "*":
-        prefix = namespace + ":"
-        for key in record.extensions:
-            if not key.startswith(prefix):
-                lost.append(f"extensions[{key}]")
     return lost

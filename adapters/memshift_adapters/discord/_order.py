@@ -295,17 +295,7 @@ def finish(
                 if target is not None and target not in tracker:
                     absent += 1
                 yield msg
-                # IdTracker._bloom_add, inline: it runs for every message past the exact limit.
-                if len(mid) < 20 and mid.isdigit():
-                    bloom = tracker._bloom
-                    assert bloom is not None
-                    h = (int(mid) * _GOLDEN) & _MASK
-                    h1 = h & 0xFFFFFF
-                    h2 = (h >> 40) & 0xFFFFFF
-                    bloom[h1 >> 3] |= 1 << (h1 & 7)
-                    bloom[h2 >> 3] |= 1 << (h2 & 7)
-                else:
-                    bloom_add(mid)
+                bloom_add(mid)
         else:
             yield from flush()
             group = None
