@@ -261,7 +261,9 @@ def record_streams(
 ) -> list[AnyRecord]:
     """Several conversations (distinct ids, distinct message ids) and optionally memory items."""
     n = draw(st.integers(1, max_conversations))
-    conv_ids = draw(st.lists(ids, min_size=n, max_size=n, unique=True))
+    # Ids that differ only in case are named in writing order (docs/errors.md), so a second
+    # write can swap their suffixes: that known non-fixpoint is left out here.
+    conv_ids = draw(st.lists(ids, min_size=n, max_size=n, unique_by=str.lower))
     out: list[AnyRecord] = []
     seen: set[str] = set()
     for cid in conv_ids:
